@@ -1,0 +1,70 @@
+# The verbs users type. Every target installs what it needs first (via `setup`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PRESET ?= edgemoe-t
+TASK ?=
+
+.PHONY: help setup test lint demo bench docs info onnx csim sim hls bitstream baseline report clean
+
+help: ## list the targets
+	@echo "edgemoe: M3ViT / Edge-MoE hardware co-design"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
+	$(VENV)/bin/pip install -q -e '.[onnx,dev]'
+	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
+	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv/ and install the package with its tools
+
+test: setup ## run the test suite (CI runs this)
+	$(PY) -m pytest -q
+
+lint: setup ## ruff over the code
+	$(VENV)/bin/ruff check pymodel host sim tests bench
+	$(VENV)/bin/ruff format --check pymodel host sim tests bench
+
+demo: setup ## the main job on PRESET: summary, every task in both MoE orders, routing traffic
+	$(VENV)/bin/edgemoe demo $(PRESET)
+
+info: setup ## parameters, MACs and weight bytes of PRESET
+	$(VENV)/bin/edgemoe info $(PRESET)
+
+onnx: setup ## export PRESET's forward for TASK to build/onnx/
+	$(VENV)/bin/edgemoe export-onnx $(PRESET) $(if $(TASK),--task $(TASK)) --out build/onnx/$(PRESET).onnx --check
+
+bench: setup ## CPU benchmark: MoE orders vs dense ViT of equal MACs; writes docs/RESULTS.md
+	$(PY) bench/bench_forward.py
+
+docs: setup ## regenerate the generated sections of README.md
+	$(PY) -m pymodel.docs
+
+NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
+csim: ## bit-exact C simulation of the HLS code (not built yet)
+	$(NOT_BUILT)
+sim: ## cocotb RTL simulation of the arithmetic units (not built yet)
+	$(NOT_BUILT)
+hls: ## Vitis HLS csim/csynth/cosim/export (not built yet)
+	$(NOT_BUILT)
+bitstream: ## Vivado ZCU104 bitstream (not built yet)
+	$(NOT_BUILT)
+baseline: ## GPU/CPU latency and energy baseline (not built yet)
+	$(NOT_BUILT)
+report: ## comparison report from result files (not built yet)
+	$(NOT_BUILT)
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build
