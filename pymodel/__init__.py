@@ -11,12 +11,16 @@ Public entry points::
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import PRESETS, ConfigError, ModelConfig, get_config
 from .model import M3ViT, build_model
+from .numerics import NumericsPreset, backbone_forward, calibrate
 
 __all__ = [
     "PRESETS",
     "CheckpointError",
     "ConfigError",
     "M3ViT",
+    "NumericsPreset",
+    "backbone_forward",
+    "calibrate",
     "ModelConfig",
     "build_model",
     "get_config",

@@ -238,9 +238,23 @@ class M3ViT(nn.Module):
             m.path = path
         return self
 
-    def forward(self, images: torch.Tensor, task: str | int = 0) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, task: str | int = 0, numerics: Any = None
+    ) -> torch.Tensor:
+        """Task prediction at the input resolution.
+
+        ``numerics`` (a preset name or :class:`~pymodel.numerics.NumericsPreset`)
+        runs the backbone in that arithmetic (``float``, ``approx``,
+        ``edgemoe``, ``hw16``); the head then runs in float on its output.
+        """
         name = self.cfg.tasks[self.cfg.task_index(task)]
-        out = self.decoders[name](self.backbone(images, task))
+        if numerics is None or numerics == "float":
+            tokens = self.backbone(images, task)
+        else:
+            from .numerics.forward import backbone_forward
+
+            tokens = backbone_forward(self, images, task, numerics).tokens.to(images.dtype)
+        out = self.decoders[name](tokens)
         if tuple(out.shape[-2:]) != tuple(images.shape[-2:]):
             out = F.interpolate(out, size=images.shape[-2:], mode="bilinear", align_corners=False)
         return out

@@ -281,8 +281,8 @@ class MoE(nn.Module):
 
         The (token, slot) pairs are sorted by expert (stably, so each queue keeps
         token order). Short queues are computed together as one batched product
-        over the active experts, queues padded to the longest (less dispatch
-        overhead); long queues one expert at a time (no padding waste).
+        over the experts, queues padded to the longest (less dispatch overhead);
+        long queues one expert at a time (no padding waste).
         """
         n, k = routing.indices.shape
         flat_expert = routing.indices.reshape(-1)
@@ -290,9 +290,8 @@ class MoE(nn.Module):
         counts = torch.bincount(flat_expert, minlength=self.num_experts)
         token_of = order // k
         gate_of = routing.gates.reshape(-1)[order].unsqueeze(-1)
-        active = torch.nonzero(counts).squeeze(1)
-        if n * k <= self.batched_queue_limit * active.numel():
-            y = self._batched_queues(x, token_of, counts, active)
+        if n * k <= self.batched_queue_limit * int((counts > 0).sum()):
+            y = self._batched_queues(x, token_of, flat_expert[order], counts)
         else:
             y = torch.cat(
                 [
@@ -303,21 +302,25 @@ class MoE(nn.Module):
         return torch.zeros_like(x).index_add_(0, token_of, y * gate_of)
 
     def _batched_queues(
-        self, x: torch.Tensor, token_of: torch.Tensor, counts: torch.Tensor, active: torch.Tensor
+        self, x: torch.Tensor, token_of: torch.Tensor, expert_of: torch.Tensor, counts: torch.Tensor
     ) -> torch.Tensor:
-        """All active experts' queues as one padded batched product; rows in queue order."""
-        act_counts = counts[active]
-        starts = torch.cumsum(act_counts, 0) - act_counts
-        queue = torch.repeat_interleave(torch.arange(active.numel()), act_counts)
-        pos = torch.arange(token_of.numel()) - starts[queue]
-        buf = x.new_zeros(active.numel(), int(act_counts.max()), self.dim)
-        buf[queue, pos] = x.index_select(0, token_of)
+        """Every queue in one padded batched product; rows returned in queue order."""
+        active = torch.nonzero(counts).squeeze(1)
         e1, e2 = self.experts.htoh4, self.experts.h4toh
-        h = torch.baddbmm(e1.bias[active].unsqueeze(1), buf, e1.weight[active].transpose(1, 2))
-        y = torch.baddbmm(
-            e2.bias[active].unsqueeze(1), F.gelu(h), e2.weight[active].transpose(1, 2)
-        )
-        return y[queue, pos]
+        w1, b1, w2, b2 = e1.weight, e1.bias, e2.weight, e2.bias
+        if active.numel() < self.num_experts:  # only active experts' weights take part
+            rank = torch.cumsum(counts > 0, 0) - 1
+            w1, b1, w2, b2 = w1[active], b1[active], w2[active], b2[active]
+            counts, expert_of = counts[active], rank[expert_of]
+        longest = int(counts.max())
+        starts = torch.cumsum(counts, 0) - counts
+        slot = expert_of * longest + torch.arange(expert_of.numel()) - starts[expert_of]
+        buf = x.new_zeros(counts.numel() * longest, self.dim)
+        buf.index_copy_(0, slot, x.index_select(0, token_of))
+        buf = buf.view(counts.numel(), longest, self.dim)
+        h = torch.baddbmm(b1.unsqueeze(1), buf, w1.transpose(1, 2))
+        y = torch.baddbmm(b2.unsqueeze(1), F.gelu(h), w2.transpose(1, 2))
+        return y.view(-1, self.dim).index_select(0, slot)
 
     # ------------------------------------------------------------- statistics
     def routing_stats(

@@ -16,8 +16,22 @@ from .fixed import (
     sub,
     sub_format,
 )
+from .forward import ForwardResult, backbone_forward, calibrate
+from .hwmath import SPEC, MathSpec
+from .presets import PRESETS, NumericsPreset, get_preset
+from .qtorch import NumericsError, OverflowCounter
 
 __all__ = [
+    "PRESETS",
+    "SPEC",
+    "ForwardResult",
+    "MathSpec",
+    "NumericsError",
+    "NumericsPreset",
+    "OverflowCounter",
+    "backbone_forward",
+    "calibrate",
+    "get_preset",
     "MAX_WIDTH",
     "FixedFormat",
     "Overflow",

@@ -1,0 +1,604 @@
+"""The golden backbone forward in any numerics preset.
+
+One network description (:func:`_run`) drives three arithmetics with the same
+interface: :class:`FloatArith` (float64, exact math or the hardware
+approximations; also records value ranges for calibration) and
+:class:`FixedArith` (exact integer arithmetic on raw fixed-point values). The
+fixed-point forward follows the hardware's dataflow: products accumulated
+exactly in a wide accumulator (bias and residual added into it), each result
+requantised once; expert-major MoE with exact scatter-add of gate-weighted
+expert outputs. The attention scale 1/sqrt(head_dim) is folded into the query
+weights and bias before quantisation (no multiplier in the datapath).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .fixed import FixedFormat
+from .hwmath import _requant_var as requant_var
+from .hwmath import (
+    approx_gelu,
+    approx_layernorm,
+    approx_online_softmax,
+    gelu_fixed,
+    layernorm_fixed,
+    online_softmax_fixed,
+    recip_fixed,
+    topk_fixed,
+)
+from .presets import NumericsPreset, formats_from_ranges, get_preset
+from .qtorch import NumericsError, OverflowCounter, exact_matmul, requant
+
+
+@dataclass
+class Q:
+    """A fixed-point tensor: raw integers and their format."""
+
+    raw: torch.Tensor
+    fmt: FixedFormat
+
+    @property
+    def frac(self) -> int:
+        return self.fmt.frac_bits
+
+    def float(self) -> torch.Tensor:
+        return self.raw.double() * 2.0**-self.frac
+
+
+@dataclass
+class ForwardResult:
+    """Output of :func:`backbone_forward`."""
+
+    tokens: torch.Tensor  # (B, 1+N, dim) float64 (dequantised for fixed presets)
+    raw: torch.Tensor | None  # (B, 1+N, dim) raw integers of the final tokens (fixed only)
+    fmt: FixedFormat | None
+    layers: dict[str, torch.Tensor] = field(default_factory=dict)  # raw per layer (record=True)
+    overflow: dict[str, dict[str, int]] = field(default_factory=dict)
+    routing: dict[str, torch.Tensor] = field(default_factory=dict)  # block -> (B*T, k) experts
+
+
+# ------------------------------------------------------------------------ weights
+def weight_bank(model) -> dict[str, tuple[torch.Tensor, str]]:
+    """Named float64 parameters of the backbone with their format kind.
+
+    The attention scale is folded into the query rows of qkv.
+    """
+    bb, cfg = model.backbone, model.cfg
+    d = cfg.dim
+    scale = cfg.head_dim**-0.5
+    bank: dict[str, tuple[torch.Tensor, str]] = {}
+
+    def put(name: str, t: torch.Tensor, kind: str) -> None:
+        bank[name] = (t.detach().double().clone(), kind)
+
+    put("patch.w", bb.patch_embed.proj.weight.reshape(d, -1), "patch_w")
+    put("patch.b", bb.patch_embed.proj.bias, "patch_b")
+    put("cls", bb.cls_token.reshape(1, d), "pos")
+    put("pos", bb.pos_embed.reshape(-1, d), "pos")
+    for i, blk in enumerate(bb.blocks):
+        p = f"blocks.{i}."
+        put(p + "norm1.w", blk.norm1.weight, "norm_w")
+        put(p + "norm1.b", blk.norm1.bias, "norm_b")
+        w, b = blk.attn.qkv.weight, blk.attn.qkv.bias
+        b = b if b is not None else torch.zeros(3 * d)
+        put(p + "attn.q.w", w[:d] * scale, "w")
+        put(p + "attn.q.b", b[:d] * scale, "attn_b")
+        put(p + "attn.k.w", w[d : 2 * d], "w")
+        put(p + "attn.k.b", b[d : 2 * d], "attn_b")
+        put(p + "attn.v.w", w[2 * d :], "w")
+        put(p + "attn.v.b", b[2 * d :], "attn_b")
+        put(p + "attn.proj.w", blk.attn.proj.weight, "w")
+        put(p + "attn.proj.b", blk.attn.proj.bias, "attn_b")
+        put(p + "norm2.w", blk.norm2.weight, "norm_w")
+        put(p + "norm2.b", blk.norm2.bias, "norm_b")
+        if blk.moe:
+            moe = blk.mlp
+            for t in range(cfg.num_tasks if cfg.router == "multi" else 1):
+                put(p + f"mlp.gate.{t}", moe.w_gate(t).T, "gate_w")  # (E, gate_in)
+            put(p + "mlp.experts.htoh4.w", moe.experts.htoh4.weight, "w")
+            put(p + "mlp.experts.htoh4.b", moe.experts.htoh4.bias, "b")
+            put(p + "mlp.experts.h4toh.w", moe.experts.h4toh.weight, "w")
+            put(p + "mlp.experts.h4toh.b", moe.experts.h4toh.bias, "b")
+        else:
+            put(p + "mlp.fc1.w", blk.mlp.fc1.weight, "w")
+            put(p + "mlp.fc1.b", blk.mlp.fc1.bias, "b")
+            put(p + "mlp.fc2.w", blk.mlp.fc2.weight, "w")
+            put(p + "mlp.fc2.b", blk.mlp.fc2.bias, "b")
+    return bank
+
+
+# ----------------------------------------------------------------------- float
+class FloatArith:
+    """float64 arithmetic, exact math (``approx=False``) or the hardware approximations.
+
+    Records max |value| per tensor name (for calibration) when ``observe`` is set.
+    """
+
+    def __init__(
+        self,
+        bank: dict[str, tuple[torch.Tensor, str]],
+        approx: bool,
+        eps: float,
+        observe: dict[str, float] | None = None,
+        kinds: dict[str, str] | None = None,
+    ) -> None:
+        self.bank, self.approx, self.eps = bank, approx, eps
+        self.observe, self.kinds = observe, kinds
+        self.record: dict[str, torch.Tensor] | None = None
+
+    def _obs(self, name: str, kind: str, x: torch.Tensor) -> torch.Tensor:
+        if self.observe is not None and x.numel():
+            self.observe[name] = max(self.observe.get(name, 0.0), float(x.abs().max()))
+            self.kinds[name] = kind
+        if self.record is not None:
+            self.record[name] = x
+        return x
+
+    def w(self, name: str) -> torch.Tensor:
+        return self.bank[name][0]
+
+    def input(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return self._obs(name, "input", x.double())
+
+    def patch_embed(self, name: str, patches: torch.Tensor) -> torch.Tensor:
+        b, n, _ = patches.shape
+        x = patches @ self.w("patch.w").T + self.w("patch.b") + self.w("pos")[1:]
+        cls = (self.w("cls") + self.w("pos")[:1]).expand(b, 1, -1)
+        return self._obs(name, "resid", torch.cat([cls, x], dim=1))
+
+    def linear(
+        self,
+        name: str,
+        x: torch.Tensor,
+        w: torch.Tensor | str,
+        b: str | None,
+        kind: str,
+        residual: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        wt = self.w(w) if isinstance(w, str) else w
+        y = x @ wt.transpose(-1, -2)
+        if b is not None:
+            y = y + self.w(b)
+        if residual is not None:
+            y = y + residual
+        return self._obs(name, kind, y)
+
+    def linear_expert(
+        self, name: str, x: torch.Tensor, w: str, b: str, e: int, kind: str
+    ) -> torch.Tensor:
+        return self._obs(name, kind, x @ self.w(w)[e].T + self.w(b)[e])
+
+    def layernorm(self, name: str, x: torch.Tensor, g: str, b: str) -> torch.Tensor:
+        gamma, beta = self.w(g), self.w(b)
+        mean = x.mean(-1, keepdim=True)
+        var = ((x * x).mean(-1, keepdim=True) - mean * mean).clamp(min=0)
+        if self.observe is not None:
+            self._obs(name + ".z", "ln_norm", (x - mean) / torch.sqrt(var + self.eps))
+        if self.approx:
+            y = approx_layernorm(x, gamma, beta)
+        else:
+            y = F.layer_norm(x, x.shape[-1:], gamma, beta, self.eps)
+        return self._obs(name, "ln_out", y)
+
+    def attention(
+        self, name: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+    ) -> torch.Tensor:
+        s = self._obs(name + ".score", "score", q @ k.transpose(-1, -2))
+        p = approx_online_softmax(s) if self.approx else torch.softmax(s, dim=-1)
+        self._obs(name + ".prob", "prob", p)
+        return self._obs(name + ".out", "attn", p @ v)
+
+    def gelu(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        return self._obs(name, "gelu", approx_gelu(x) if self.approx else F.gelu(x))
+
+    def route(
+        self, name: str, logits: torch.Tensor, k: int, renorm: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _, idx = torch.sort(logits, dim=-1, descending=True, stable=True)
+        idx = idx[:, :k]
+        probs = approx_online_softmax(logits) if self.approx else torch.softmax(logits, -1)
+        gates = probs.gather(1, idx)
+        if renorm:
+            gates = gates / gates.sum(-1, keepdim=True)
+        return idx, self._obs(name, "gate_prob", gates)
+
+    def concat_feature(self, x: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, feature.double().expand(x.shape[0], -1)], dim=-1)
+
+    def gather(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return x.index_select(0, idx)
+
+    def combine(self, name: str, residual: torch.Tensor, parts: list) -> torch.Tensor:
+        acc = residual.clone()
+        for tokens, gates, y in parts:
+            acc.index_add_(0, tokens, gates.unsqueeze(-1) * y)
+        return self._obs(name, "resid", acc)
+
+    def split_heads(self, x: torch.Tensor, b: int, heads: int) -> torch.Tensor:
+        return x.reshape(b, -1, heads, x.shape[-1] // heads).transpose(1, 2)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, t, d = x.shape
+        return x.transpose(1, 2).reshape(b * t, h * d)
+
+    def flatten(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, x.shape[-1])
+
+    def unflatten(self, x: torch.Tensor, b: int) -> torch.Tensor:
+        return x.reshape(b, -1, x.shape[-1])
+
+
+# ----------------------------------------------------------------------- fixed
+class FixedArith:
+    """Exact integer arithmetic on :class:`Q` values in the formats of ``preset``."""
+
+    def __init__(
+        self,
+        bank: dict[str, tuple[torch.Tensor, str]],
+        preset: NumericsPreset,
+        counter: OverflowCounter,
+        weights: dict[str, Q] | None = None,
+    ) -> None:
+        self.bank, self.preset, self.counter = bank, preset, counter
+        self.spec = preset.spec
+        self.cache: dict[str, Q] = weights if weights is not None else {}
+        self.record: dict[str, torch.Tensor] | None = None
+
+    def _fmt(self, name: str, kind: str) -> FixedFormat:
+        return self.preset.fmt(name, kind)
+
+    def _out(self, name: str, q: Q) -> Q:
+        if self.record is not None:
+            self.record[name] = q.raw
+        return q
+
+    def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str) -> Q:
+        raw = fmt.from_float(t.detach().cpu().numpy().astype(np.float64))
+        out = Q(torch.from_numpy(np.ascontiguousarray(raw)).to(torch.int64), fmt)
+        over = int(((t.double() > fmt.max_value) | (t.double() < fmt.min_value)).sum())
+        self.counter.add(name, over, t.numel())
+        return out
+
+    def w(self, name: str) -> Q:
+        if name not in self.cache:
+            t, kind = self.bank[name]
+            self.cache[name] = self.quantize(t, self._fmt(name, kind), name)
+        return self.cache[name]
+
+    def _align(self, q: Q, frac: int, what: str) -> torch.Tensor:
+        if q.frac > frac:
+            raise NumericsError(
+                f"{what} in {q.fmt} has more fraction bits than the accumulator ({frac}); "
+                "choose formats so it can be added exactly"
+            )
+        return q.raw << (frac - q.frac)
+
+    def input(self, name: str, x: torch.Tensor) -> Q:
+        return self._out(name, self.quantize(x, self._fmt(name, "input"), name))
+
+    def patch_embed(self, name: str, patches: Q) -> Q:
+        w, b, pos, cls = self.w("patch.w"), self.w("patch.b"), self.w("pos"), self.w("cls")
+        frac = patches.frac + w.frac
+        acc = exact_matmul(patches.raw, w.raw.T) + self._align(b, frac, "patch bias")
+        acc = acc + self._align(Q(pos.raw[1:], pos.fmt), frac, "position embedding")
+        fmt = self._fmt(name, "resid")
+        x = requant(acc, frac, fmt, self.counter, name)
+        c = requant(cls.raw + pos.raw[:1], pos.frac, fmt, self.counter, name)
+        c = c.unsqueeze(0).expand(x.shape[0], 1, -1)
+        return self._out(name, Q(torch.cat([c, x], dim=1), fmt))
+
+    def linear(
+        self, name: str, x: Q, w: str, b: str | None, kind: str, residual: Q | None = None
+    ) -> Q:
+        wq = self.w(w)
+        return self._linear(name, x, wq.raw, wq.fmt, self.w(b) if b else None, kind, residual)
+
+    def linear_expert(self, name: str, x: Q, w: str, b: str, e: int, kind: str) -> Q:
+        wq, bq = self.w(w), self.w(b)
+        return self._linear(name, x, wq.raw[e], wq.fmt, Q(bq.raw[e], bq.fmt), kind)
+
+    def _linear(
+        self,
+        name: str,
+        x: Q,
+        w_raw: torch.Tensor,
+        w_fmt: FixedFormat,
+        b: Q | None,
+        kind: str,
+        residual: Q | None = None,
+    ) -> Q:
+        frac = x.frac + w_fmt.frac_bits
+        acc = exact_matmul(x.raw, w_raw.T)
+        if b is not None:
+            acc = acc + self._align(b, frac, f"{name} bias")
+        if residual is not None:
+            acc = acc + self._align(residual, frac, f"{name} residual")
+        fmt = self._fmt(name, kind)
+        return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
+
+    def layernorm(self, name: str, x: Q, g: str, b: str) -> Q:
+        gq, bq = self.w(g), self.w(b)
+        out = self._fmt(name, "ln_out")
+        y = layernorm_fixed(
+            x.raw,
+            x.frac,
+            gq.raw,
+            gq.frac,
+            bq.raw,
+            bq.frac,
+            self._fmt(name + ".z", "ln_norm"),
+            out,
+            self.spec,
+            self.counter,
+            name,
+        )
+        return self._out(name, Q(y, out))
+
+    def attention(self, name: str, q: Q, k: Q, v: Q) -> Q:
+        sfmt = self._fmt(name + ".score", "score")
+        frac = q.frac + k.frac
+        s = requant(
+            exact_matmul(q.raw, k.raw.transpose(-1, -2)), frac, sfmt, self.counter, name + ".score"
+        )
+        pfmt = self._fmt(name + ".prob", "prob")
+        p = online_softmax_fixed(s, sfmt.frac_bits, pfmt, self.spec, self.counter, name + ".prob")
+        ofmt = self._fmt(name + ".out", "attn")
+        out = requant(
+            exact_matmul(p, v.raw), pfmt.frac_bits + v.frac, ofmt, self.counter, name + ".out"
+        )
+        if self.record is not None:
+            self.record[name + ".score"] = s
+            self.record[name + ".prob"] = p
+        return self._out(name + ".out", Q(out, ofmt))
+
+    def gelu(self, name: str, x: Q) -> Q:
+        fmt = self._fmt(name, "gelu")
+        return self._out(
+            name, Q(gelu_fixed(x.raw, x.frac, fmt, self.spec, self.counter, name), fmt)
+        )
+
+    def route(self, name: str, logits: Q, k: int, renorm: bool) -> tuple[torch.Tensor, Q]:
+        idx = topk_fixed(logits.raw, k)
+        fmt = self._fmt(name, "gate_prob")
+        probs = online_softmax_fixed(logits.raw, logits.frac, fmt, self.spec, self.counter, name)
+        gates = probs.gather(1, idx)
+        if renorm:
+            mant, sh = recip_fixed(
+                gates.sum(-1, keepdim=True).clamp(min=1), fmt.frac_bits, self.spec
+            )
+            gates = requant_var(
+                gates * mant,
+                fmt.frac_bits + self.spec.mant_frac + sh,
+                fmt,
+                self.counter,
+                name + ".renorm",
+            )
+        return idx, self._out(name, Q(gates, fmt))
+
+    def concat_feature(self, x: Q, feature: torch.Tensor) -> Q:
+        f = self.quantize(feature, x.fmt, "task_feature")
+        return Q(torch.cat([x.raw, f.raw.expand(x.raw.shape[0], -1)], dim=-1), x.fmt)
+
+    def gather(self, x: Q, idx: torch.Tensor) -> Q:
+        return Q(x.raw.index_select(0, idx), x.fmt)
+
+    def combine(self, name: str, residual: Q, parts: list) -> Q:
+        if not parts:
+            return residual
+        gfmt, yfmt = parts[0][1].fmt, parts[0][2].fmt
+        frac = gfmt.frac_bits + yfmt.frac_bits
+        acc = self._align(residual, frac, f"{name} residual").clone()
+        for tokens, gates, y in parts:
+            acc.index_add_(0, tokens, gates.raw.unsqueeze(-1) * y.raw)
+        fmt = self._fmt(name, "resid")
+        return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
+
+    def split_heads(self, x: Q, b: int, heads: int) -> Q:
+        r = x.raw.reshape(b, -1, heads, x.raw.shape[-1] // heads).transpose(1, 2)
+        return Q(r, x.fmt)
+
+    def merge_heads(self, x: Q) -> Q:
+        b, h, t, d = x.raw.shape
+        return Q(x.raw.transpose(1, 2).reshape(b * t, h * d), x.fmt)
+
+    def flatten(self, x: Q) -> Q:
+        return Q(x.raw.reshape(-1, x.raw.shape[-1]), x.fmt)
+
+    def unflatten(self, x: Q, b: int) -> Q:
+        return Q(x.raw.reshape(b, -1, x.raw.shape[-1]), x.fmt)
+
+
+# -------------------------------------------------------------------- network
+def _run(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> Any:
+    """The backbone as the hardware executes it, in arithmetic ``A``."""
+    cfg = model.cfg
+    b = images.shape[0]
+    p = cfg.patch_size
+    patches = images.double().unfold(2, p, p).unfold(3, p, p)  # (B, C, gh, gw, p, p)
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(b, cfg.num_patches, -1)
+    x = A.patch_embed("embed", A.input("input", patches))
+    x = A.flatten(x)
+    feature = None
+    if cfg.router == "task":
+        with torch.no_grad():
+            feature = model.backbone.gate_task_represent(task_id).double()
+    for i, blk in enumerate(model.backbone.blocks):
+        n = f"blocks.{i}."
+        h = A.layernorm(n + "norm1", x, n + "norm1.w", n + "norm1.b")
+        q = A.linear(n + "attn.q", h, n + "attn.q.w", n + "attn.q.b", "q")
+        k = A.linear(n + "attn.k", h, n + "attn.k.w", n + "attn.k.b", "kv")
+        v = A.linear(n + "attn.v", h, n + "attn.v.w", n + "attn.v.b", "kv")
+        heads = cfg.num_heads
+        a = A.attention(
+            n + "attn", *(A.split_heads(A.unflatten(t, b), b, heads) for t in (q, k, v))
+        )
+        x = A.linear(
+            n + "attn.proj",
+            A.merge_heads(a),
+            n + "attn.proj.w",
+            n + "attn.proj.b",
+            "resid",
+            residual=x,
+        )
+        h = A.layernorm(n + "norm2", x, n + "norm2.w", n + "norm2.b")
+        if not blk.moe:
+            u = A.linear(n + "mlp.fc1", h, n + "mlp.fc1.w", n + "mlp.fc1.b", "hidden")
+            u = A.gelu(n + "mlp.gelu", u)
+            x = A.linear(n + "mlp.fc2", u, n + "mlp.fc2.w", n + "mlp.fc2.b", "resid", residual=x)
+            continue
+        gate_in = A.concat_feature(h, feature) if feature is not None else h
+        gate = n + f"mlp.gate.{task_id if cfg.router == 'multi' else 0}"
+        logits = A.linear(n + "mlp.gate", gate_in, gate, None, "gate_logit")
+        idx, gates = A.route(n + "mlp.gate_prob", logits, cfg.top_k, cfg.renormalize_gates)
+        routing[f"blocks.{i}"] = idx
+        parts = []
+        flat_e = idx.reshape(-1)
+        order = torch.argsort(flat_e, stable=True)
+        counts = torch.bincount(flat_e, minlength=cfg.num_experts).tolist()
+        start = 0
+        e_name = n + "mlp.experts."
+        for e, c in enumerate(counts):
+            if not c:
+                continue
+            sel = order[start : start + c]
+            start += c
+            tokens = sel // cfg.top_k
+            xe = A.gather(h, tokens)
+            u = A.linear_expert(
+                e_name + "htoh4", xe, e_name + "htoh4.w", e_name + "htoh4.b", e, "hidden"
+            )
+            u = A.gelu(e_name + "gelu", u)
+            y = A.linear_expert(
+                e_name + "h4toh", u, e_name + "h4toh.w", e_name + "h4toh.b", e, "expert_out"
+            )
+            g = _select(gates, sel)
+            parts.append((tokens, g, y))
+        x = A.combine(n + "mlp.combine", x, parts)
+    return A.unflatten(x, b)
+
+
+def _select(gates: Any, sel: torch.Tensor) -> Any:
+    if isinstance(gates, Q):
+        return Q(gates.raw.reshape(-1)[sel], gates.fmt)
+    return gates.reshape(-1)[sel]
+
+
+# ---------------------------------------------------------------------- public
+def backbone_forward(
+    model,
+    images: torch.Tensor,
+    task: str | int,
+    preset: str | NumericsPreset = "float",
+    *,
+    record: bool = False,
+) -> ForwardResult:
+    """Run ``model``'s backbone on ``images`` for ``task`` in a numerics preset.
+
+    ``record`` keeps each layer's output (raw integers for fixed presets, float64
+    otherwise). A fixed preset's quantised weights are cached on the model.
+    """
+    preset = get_preset(_resolve(model, preset))
+    task_id = model.cfg.task_index(task)
+    if preset.kind == "float":
+        with torch.no_grad():
+            tokens = model.backbone(images, task_id).double()
+        return ForwardResult(tokens=tokens, raw=None, fmt=None)
+    if preset.needs_calibration:
+        raise ValueError(
+            f"numerics preset {preset.name!r} needs calibration first: "
+            "pymodel.calibrate(model, images, 'hw16')"
+        )
+    bank = _bank(model)
+    routing: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        if preset.kind == "approx":
+            A = FloatArith(bank, approx=True, eps=model.cfg.ln_eps)
+            A.record = {} if record else None
+            out = _run(model, images, task_id, A, routing)
+            return ForwardResult(
+                tokens=out, raw=None, fmt=None, layers=A.record or {}, routing=routing
+            )
+        counter = OverflowCounter()
+        cache = _weight_cache(model, preset)
+        A = FixedArith(bank, preset, counter, cache)
+        A.record = {} if record else None
+        out = _run(model, images, task_id, A, routing)
+    return ForwardResult(
+        tokens=out.float(),
+        raw=out.raw,
+        fmt=out.fmt,
+        layers=A.record or {},
+        overflow=counter.to_dict(),
+        routing=routing,
+    )
+
+
+def _bank(model) -> dict:
+    key = _param_version(model)
+    cached = getattr(model, "_numerics_bank", None)
+    if cached is None or cached[0] != key:
+        cached = (key, weight_bank(model))
+        model._numerics_bank = cached
+    return cached[1]
+
+
+def _weight_cache(model, preset: NumericsPreset) -> dict[str, Q]:
+    caches = model.__dict__.setdefault("_numerics_weights", {})
+    key = (preset.name, id(preset), _param_version(model))
+    if key not in caches:
+        caches.clear()
+        caches[key] = {}
+    return caches[key]
+
+
+def _param_version(model) -> tuple:
+    # Parameters change in training: key caches on their in-place version counters.
+    return tuple(p._version for p in model.parameters())
+
+
+def _resolve(model, preset: str | NumericsPreset) -> str | NumericsPreset:
+    if isinstance(preset, str):
+        calibrated = getattr(model, "numerics_presets", {}).get(preset)
+        if calibrated is not None:
+            return calibrated
+    return preset
+
+
+def calibrate(
+    model,
+    images: torch.Tensor | list[torch.Tensor],
+    preset: str = "hw16",
+    tasks: list[str | int] | None = None,
+    margin: float = 1.25,
+) -> NumericsPreset:
+    """Choose per-tensor formats from the float forward on calibration images.
+
+    Weights get integer bits from their own range, activations from the
+    largest |value| seen over ``images`` and ``tasks`` (default: all) times
+    ``margin``. The calibrated preset is stored on the model
+    (``model.numerics_presets[name]``) so ``numerics=name`` finds it.
+    """
+    base = get_preset(preset)
+    if base.kind != "fixed":
+        raise ValueError(f"only fixed-point presets are calibrated, not {base.name!r}")
+    batches = images if isinstance(images, list) else [images]
+    bank = _bank(model)
+    ranges: dict[str, float] = {}
+    kinds: dict[str, str] = {}
+    for name, (t, kind) in bank.items():
+        ranges[name] = float(t.abs().max()) if t.numel() else 0.0
+        kinds[name] = kind
+    for task in tasks if tasks is not None else list(range(model.cfg.num_tasks)):
+        for batch in batches:
+            A = FloatArith(bank, approx=False, eps=model.cfg.ln_eps, observe=ranges, kinds=kinds)
+            with torch.no_grad():
+                _run(model, batch, model.cfg.task_index(task), A, {})
+    calibrated = formats_from_ranges(ranges, kinds, base, margin)
+    model.__dict__.setdefault("numerics_presets", {})[base.name] = calibrated
+    return calibrated

@@ -1,0 +1,434 @@
+"""Hardware math defined in integers: exp, reciprocal, rsqrt, GELU, softmax, LayerNorm, top-k.
+
+This module *is* the arithmetic contract for the nonlinear units (see
+docs/NUMERICS.md). Every function is a table plus integer linear
+interpolation, written once here; the HLS headers and the RTL memory files are
+generated from :func:`tables` so that C++, SystemVerilog and Python agree bit
+for bit. Each function also has a float form (``approx_*``) that evaluates the
+same table and interpolation without rounding, for the ``approx`` preset.
+
+Conventions: a fixed-point value is a raw ``int64`` tensor ``r`` with ``f``
+fraction bits (value ``r * 2**-f``). Results of the reciprocal and rsqrt are
+*pseudo-floats* ``(mant, shift)``: value ``mant * 2**-(MANT_FRAC + shift)``
+with ``mant`` in [2**(MANT_FRAC-1), 2**MANT_FRAC], so that consumers multiply
+by the mantissa and requantise once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import torch
+
+from .fixed import FixedFormat, Quant
+from .qtorch import NumericsError, OverflowCounter, requant, shift_round
+
+
+@dataclass(frozen=True)
+class MathSpec:
+    """Parameters of the table-based functions (one place; exported to HLS and RTL)."""
+
+    mant_frac: int = 17  # fraction bits of table entries and pseudo-float mantissas (in [0.5, 2])
+    exp_table_bits: int = 6  # 2**6 intervals of 2**f on [0, 1)
+    exp_in_frac: int = 16  # fraction bits of t = d * log2(e)
+    exp_out_frac: int = 16  # exp output: ufixed<exp_out_frac + 1, 1>, values in [0, 1]
+    log2e_frac: int = 17  # LOG2E constant as ufixed<log2e_frac + 1, 1>
+    recip_table_bits: int = 6  # 2**6 intervals of 1/m on [1, 2]
+    rsqrt_table_bits: int = 6  # 2**6 intervals of 1/sqrt(m), 1/sqrt(2m) on [1, 2]
+    norm_in_frac: int = 16  # mantissa bits kept when normalising recip/rsqrt inputs
+    gelu_step_log2: int = 5  # GELU table step 2**-5 = 1/32 (Edge-MoE's step)
+    gelu_range: int = 8  # d(t) tabulated on [0, 8); d(t) = 0 beyond (d(8) < 1e-14)
+    gelu_frac: int = 18  # fraction bits of the d(t) table entries
+    softmax_sum_frac: int = 16  # running sum keeps the exp's fraction bits: adds are exact
+    softmax_sum_int: int = 14  # sum < 2**14 (rows up to 16383 tokens)
+    ln_sq_frac: int = 12  # LayerNorm squares on x truncated to 12 fraction bits
+    ln_eps: float = 1e-6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SPEC = MathSpec()
+
+
+# ----------------------------------------------------------------------------- tables
+def _round(x: float, frac: int) -> int:
+    """Round half up to ``frac`` fraction bits (the tables' one rounding)."""
+    return math.floor(x * (1 << frac) + 0.5)
+
+
+@cache
+def tables(spec: MathSpec = SPEC) -> dict[str, list[int]]:
+    """Every lookup table of the contract, as raw integers.
+
+    * ``exp2``: 2**(i/2**B) for i = 0..2**B, ``mant_frac`` fraction bits (last = 2.0);
+    * ``recip``: 1/(1 + i/2**B), i = 0..2**B;
+    * ``rsqrt_even`` / ``rsqrt_odd``: 1/sqrt(m), 1/sqrt(2m) for m = 1 + i/2**B;
+    * ``gelu``: d(t) = t * Phi(-t) at t = i * 2**-S for i = 0..range*2**S, ``gelu_frac`` bits;
+    * ``log2e``: round(log2(e) * 2**log2e_frac).
+    """
+    f = spec.mant_frac
+    n_exp, n_rec, n_rs = (
+        1 << spec.exp_table_bits,
+        1 << spec.recip_table_bits,
+        1 << spec.rsqrt_table_bits,
+    )
+    step = 2.0**-spec.gelu_step_log2
+    n_gelu = spec.gelu_range << spec.gelu_step_log2
+
+    def d(t: float) -> float:
+        return t * 0.5 * math.erfc(t / math.sqrt(2.0))
+
+    return {
+        "exp2": [_round(2.0 ** (i / n_exp), f) for i in range(n_exp + 1)],
+        "recip": [_round(1.0 / (1.0 + i / n_rec), f) for i in range(n_rec + 1)],
+        "rsqrt_even": [_round(1.0 / math.sqrt(1.0 + i / n_rs), f) for i in range(n_rs + 1)],
+        "rsqrt_odd": [_round(1.0 / math.sqrt(2.0 * (1.0 + i / n_rs)), f) for i in range(n_rs + 1)],
+        "gelu": [_round(d(i * step), spec.gelu_frac) for i in range(n_gelu + 1)],
+        "log2e": [_round(math.log2(math.e), spec.log2e_frac)],
+    }
+
+
+def _t(name: str, spec: MathSpec) -> torch.Tensor:
+    return torch.tensor(tables(spec)[name], dtype=torch.int64)
+
+
+def _interp(
+    table: torch.Tensor, frac_value: torch.Tensor, frac_bits: int, index_bits: int
+) -> torch.Tensor:
+    """T[i] * 2**u_bits + (T[i+1] - T[i]) * u with i the top ``index_bits`` of a
+    ``frac_bits``-bit fraction and u the rest: the interpolant with u_bits more
+    fraction bits than the table (exact, no rounding)."""
+    u_bits = frac_bits - index_bits
+    i = frac_value >> u_bits
+    u = frac_value & ((1 << u_bits) - 1)
+    a, b = table[i], table[i + 1]
+    return (a << u_bits) + (b - a) * u
+
+
+# ------------------------------------------------------------------------------- exp
+def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tensor:
+    """e**d for d <= 0 (raw, ``d_frac`` fraction bits) -> raw with ``exp_out_frac`` bits.
+
+    t = d * LOG2E rounded (half up) to ``exp_in_frac`` bits; n = floor(t), f = t - n;
+    2**f by the ``exp2`` table with linear interpolation; the result shifted
+    right by -n and rounded half up once. e**0 is exactly 1.
+    """
+    if d.numel() and int(d.max()) > 0:
+        raise NumericsError("exp_fixed is defined for d <= 0 (softmax arguments x - max)")
+    log2e = tables(spec)["log2e"][0]
+    t = shift_round(d * log2e, d_frac + spec.log2e_frac - spec.exp_in_frac, Quant.AP_RND)
+    n = t >> spec.exp_in_frac  # floor, <= 0
+    f = t - (n << spec.exp_in_frac)
+    y = _interp(_t("exp2", spec), f, spec.exp_in_frac, spec.exp_table_bits)
+    y_frac = spec.mant_frac + spec.exp_in_frac - spec.exp_table_bits
+    sh = (y_frac - spec.exp_out_frac - n).clamp(max=62)  # >= y_frac - out_frac > 0
+    half = torch.ones_like(sh) << (sh - 1)
+    return (y + half) >> sh
+
+
+def approx_exp(d: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    """Float form of :func:`exp_fixed`: the same table and interpolation, no rounding."""
+    t = d.double() * (tables(spec)["log2e"][0] / 2.0**spec.log2e_frac)
+    n = torch.floor(t)
+    f = t - n
+    return _approx_interp(_t("exp2", spec), f, spec.exp_table_bits, spec.mant_frac) * torch.exp2(n)
+
+
+def _approx_interp(
+    table: torch.Tensor, f: torch.Tensor, index_bits: int, frac: int
+) -> torch.Tensor:
+    """Linear interpolation of a table over [0, 1] in float64 (f in [0, 1])."""
+    x = f * (1 << index_bits)
+    i = torch.floor(x).clamp(max=(1 << index_bits) - 1).long()
+    u = x - i
+    tab = table.double() / 2.0**frac
+    return tab[i] + (tab[i + 1] - tab[i]) * u
+
+
+# ------------------------------------------------------------------ recip and rsqrt
+def _normalise(v: torch.Tensor, v_frac: int, spec: MathSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """v > 0 -> (m, L): m the ``norm_in_frac`` fraction bits of v / 2**L in [1, 2)
+    (lower bits truncated), L = floor(log2 v)."""
+    if v.numel() and int(v.min()) <= 0:
+        raise NumericsError("reciprocal and rsqrt need a positive input")
+    bitlen = torch.floor(torch.log2(v.double())).long() + 1
+    # float64 log2 can be off by one near powers of two: fix it exactly.
+    bitlen = bitlen + ((v >> bitlen.clamp(max=62)) > 0).long()
+    bitlen = bitlen - ((v >> (bitlen - 1).clamp(min=0)) == 0).long()
+    lead = bitlen - 1
+    sh = lead - spec.norm_in_frac
+    m = torch.where(sh >= 0, v >> sh.clamp(min=0), v << (-sh).clamp(min=0))
+    m = m - (1 << spec.norm_in_frac)  # drop the leading one: fraction of the mantissa
+    return m, lead - v_frac
+
+
+def recip_fixed(
+    s: torch.Tensor, s_frac: int, spec: MathSpec = SPEC
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1/s for s > 0 -> pseudo-float (mant, shift): value mant * 2**-(mant_frac + shift).
+
+    s = m * 2**L with m in [1, 2); 1/m by the ``recip`` table with linear
+    interpolation, rounded half up once to ``mant_frac`` bits; shift = L.
+    """
+    m, lead = _normalise(s, s_frac, spec)
+    y = _interp(_t("recip", spec), m, spec.norm_in_frac, spec.recip_table_bits)
+    mant = shift_round(y, spec.norm_in_frac - spec.recip_table_bits, Quant.AP_RND)
+    return mant, lead
+
+
+def rsqrt_fixed(
+    v: torch.Tensor, v_frac: int, spec: MathSpec = SPEC
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1/sqrt(v) for v > 0 -> pseudo-float (mant, shift).
+
+    v = m * 2**L, m in [1, 2); L = 2k (+1): 1/sqrt(m) (``rsqrt_even``) or
+    1/sqrt(2m) (``rsqrt_odd``) interpolated, rounded half up once; shift = k.
+    """
+    m, lead = _normalise(v, v_frac, spec)
+    k = torch.div(lead, 2, rounding_mode="floor")
+    odd = (lead - 2 * k) == 1
+    ye = _interp(_t("rsqrt_even", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    yo = _interp(_t("rsqrt_odd", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    mant = shift_round(
+        torch.where(odd, yo, ye), spec.norm_in_frac - spec.rsqrt_table_bits, Quant.AP_RND
+    )
+    return mant, k
+
+
+def pseudo_to_float(mant: torch.Tensor, shift: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    return mant.double() * torch.exp2(-(shift + spec.mant_frac).double())
+
+
+def approx_recip(s: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    """Float form of :func:`recip_fixed`."""
+    s = s.double()
+    lead = torch.floor(torch.log2(s))
+    m = s / torch.exp2(lead) - 1.0
+    return _approx_interp(_t("recip", spec), m, spec.recip_table_bits, spec.mant_frac) * torch.exp2(
+        -lead
+    )
+
+
+def approx_rsqrt(v: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    """Float form of :func:`rsqrt_fixed`."""
+    v = v.double()
+    lead = torch.floor(torch.log2(v))
+    k = torch.floor(lead / 2)
+    m = v / torch.exp2(lead) - 1.0
+    even = _approx_interp(_t("rsqrt_even", spec), m, spec.rsqrt_table_bits, spec.mant_frac)
+    odd = _approx_interp(_t("rsqrt_odd", spec), m, spec.rsqrt_table_bits, spec.mant_frac)
+    return torch.where(lead - 2 * k == 1, odd, even) * torch.exp2(-k)
+
+
+# ------------------------------------------------------------------------------ GELU
+def gelu_fixed(
+    x: torch.Tensor,
+    x_frac: int,
+    out: FixedFormat,
+    spec: MathSpec = SPEC,
+    counter: OverflowCounter | None = None,
+    name: str = "gelu",
+) -> torch.Tensor:
+    """GELU(x) = ReLU(x) - d(|x|), d(t) = t * Phi(-t) tabulated with step 2**-S on
+    [0, range) and linearly interpolated (d = 0 beyond), requantised once to ``out``."""
+    s = spec.gelu_step_log2
+    ax = x.abs()
+    if x_frac >= s:
+        u_bits = x_frac - s
+        i = ax >> u_bits
+        u = ax & ((1 << u_bits) - 1)
+    else:
+        u_bits = 0
+        i = ax << (s - x_frac)
+        u = torch.zeros_like(ax)
+    n = spec.gelu_range << s
+    inside = i < n
+    ic = i.clamp(max=n - 1)
+    table = _t("gelu", spec)
+    a, b = table[ic], table[ic + 1]
+    dv = torch.where(inside, (a << u_bits) + (b - a) * u, torch.zeros_like(ax))
+    frac = spec.gelu_frac + u_bits
+    relu = x.clamp(min=0)
+    wide = (relu << (frac - x_frac)) - dv  # frac > x_frac by construction
+    return requant(wide, frac, out, counter, name)
+
+
+def approx_gelu(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    """Float form of :func:`gelu_fixed`."""
+    x = x.double()
+    ax = x.abs()
+    pos = ax * (1 << spec.gelu_step_log2)
+    n = spec.gelu_range << spec.gelu_step_log2
+    i = torch.floor(pos).clamp(max=n - 1).long()
+    u = pos - i
+    tab = _t("gelu", spec).double() / 2.0**spec.gelu_frac
+    d = torch.where(pos < n, tab[i] + (tab[i + 1] - tab[i]) * u, torch.zeros_like(x))
+    return x.clamp(min=0) - d
+
+
+# --------------------------------------------------------------------------- softmax
+def online_softmax_fixed(
+    x: torch.Tensor,
+    x_frac: int,
+    out: FixedFormat,
+    spec: MathSpec = SPEC,
+    counter: OverflowCounter | None = None,
+    name: str = "softmax",
+) -> torch.Tensor:
+    """Single-pass softmax over the last dim, scores arriving in index order.
+
+    Running max m and sum s (``softmax_sum_frac`` fraction bits, exact adds):
+    j = 0: m = x0, s = 1; then x > m: s = round(s * e(m - x)) + 1, m = x;
+    else s += e(x - m). Outputs e(x - m) * (1/s), requantised once to ``out``.
+    e is :func:`exp_fixed`, 1/s :func:`recip_fixed`; the only roundings in the
+    sum happen at max updates (half up).
+
+    Vectorised over rows by processing *segments* between max updates: within
+    a segment the sum is a plain exact sum, so only the (few) updates loop.
+    """
+    m_final, s = _online_sum(x, x_frac, spec, exact=True)
+    e = exp_fixed(x - m_final, x_frac, spec)
+    mant, shift = recip_fixed(s, spec.softmax_sum_frac, spec)
+    prod = e * mant  # exact: < 2**17 * 2**18
+    frac = spec.exp_out_frac + spec.mant_frac + shift
+    return _requant_var(prod, frac, out, counter, name)
+
+
+def _requant_var(
+    prod: torch.Tensor,
+    frac: torch.Tensor,
+    out: FixedFormat,
+    counter: OverflowCounter | None,
+    name: str,
+) -> torch.Tensor:
+    """Requantise values whose fraction-bit count varies per row (pseudo-float products)."""
+    result = torch.empty_like(prod)
+    frac = frac.expand_as(prod)
+    for f in torch.unique(frac).tolist():
+        sel = frac == f
+        result[sel] = requant(prod[sel], int(f), out, counter, name)
+    return result
+
+
+def _online_sum(
+    x: torch.Tensor, x_frac: int, spec: MathSpec, exact: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final running max (keepdim) and running sum of the online softmax recurrence."""
+    m = torch.cummax(x, dim=-1).values
+    prev = torch.cat([m[..., :1], m[..., :-1]], dim=-1)
+    event = x > prev
+    event[..., 0] = True
+    # Non-event terms e(x - m) are added exactly to the current segment's sum.
+    if exact:
+        term = exp_fixed(torch.where(event, torch.zeros_like(x), x - m), x_frac, spec)
+        one = 1 << spec.softmax_sum_frac
+    else:
+        term = approx_exp(torch.where(event, torch.zeros_like(x), x - m), spec)
+        one = 1.0
+    term = torch.where(event, torch.zeros_like(term), term)
+    seg = torch.cumsum(event.long(), dim=-1) - 1  # segment index per element
+    n_seg = int(seg[..., -1].max()) + 1
+    flat_rows = x.reshape(-1, x.shape[-1]).shape[0]
+    seg2 = seg.reshape(flat_rows, -1)
+    seg_sum = torch.zeros(flat_rows, n_seg, dtype=term.dtype).scatter_add_(
+        1, seg2, term.reshape(flat_rows, -1)
+    )
+    # Segment maxima and the scale factors e(M_{k-1} - M_k) between segments.
+    seg_max = torch.zeros(flat_rows, n_seg, dtype=x.dtype).scatter_reduce_(
+        1, seg2, m.reshape(flat_rows, -1), reduce="amax", include_self=False
+    )
+    n_events = seg2[:, -1] + 1
+    s = one + seg_sum[:, 0]
+    for k in range(1, n_seg):
+        live = k < n_events
+        d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
+        if exact:
+            f = exp_fixed(d, x_frac, spec)
+            scaled = shift_round(s * f, spec.exp_out_frac, Quant.AP_RND)
+        else:
+            scaled = s * approx_exp(d, spec)
+        s = torch.where(live, scaled + one + seg_sum[:, k], s)
+    if (
+        exact
+        and s.numel()
+        and int(s.max()) >= (1 << (spec.softmax_sum_int + spec.softmax_sum_frac))
+    ):
+        raise NumericsError("softmax running sum exceeds its format (row too long)")
+    return m[..., -1:], s.reshape(*x.shape[:-1], 1)
+
+
+def approx_online_softmax(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
+    """Float form of :func:`online_softmax_fixed` (same recurrence, approximate exp/recip)."""
+    x = x.double()
+    m_final, s = _online_sum(x, 0, spec, exact=False)
+    return approx_exp(x - m_final, spec) * approx_recip(s, spec)
+
+
+# ------------------------------------------------------------------------- LayerNorm
+def layernorm_fixed(
+    x: torch.Tensor,
+    x_frac: int,
+    gamma: torch.Tensor,
+    g_frac: int,
+    beta: torch.Tensor,
+    b_frac: int,
+    norm_fmt: FixedFormat,
+    out: FixedFormat,
+    spec: MathSpec = SPEC,
+    counter: OverflowCounter | None = None,
+    name: str = "ln",
+) -> torch.Tensor:
+    """One-pass LayerNorm over the last dim (D values).
+
+    S1 = sum x; mean = round(S1 / D) (half up, integer division);
+    xs = x truncated to ``ln_sq_frac`` bits (if it has more); S2 = sum xs**2;
+    var = max(round(S2 / D) - ms**2, 0) + eps (eps at least one LSB), ms the
+    mean truncated likewise; r = rsqrt(var) (pseudo-float);
+    z = (x - mean) * r requantised to ``norm_fmt``; y = z * gamma + beta
+    requantised once to ``out``.
+    """
+    d = x.shape[-1]
+    s1 = x.sum(dim=-1, keepdim=True)
+    mean = torch.div(2 * s1 + d, 2 * d, rounding_mode="floor")
+    a = max(0, x_frac - spec.ln_sq_frac)
+    fq = x_frac - a
+    xs = x >> a
+    s2 = (xs * xs).sum(dim=-1, keepdim=True)
+    if s2.numel() and int(s2.max()) >= (1 << 62):
+        raise NumericsError(f"{name}: LayerNorm sum of squares exceeds 62 bits")
+    ex2 = torch.div(2 * s2 + d, 2 * d, rounding_mode="floor")
+    ms = mean >> a
+    eps = max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
+    var = (ex2 - ms * ms).clamp(min=0) + eps
+    mant, k = rsqrt_fixed(var, 2 * fq, spec)
+    centred = x - mean
+    prod = centred * mant  # exact: < 2**40 * 2**18
+    z = _requant_var(prod, x_frac + spec.mant_frac + k, norm_fmt, counter, name + ".z")
+    fz = norm_fmt.frac_bits
+    if b_frac > fz + g_frac:
+        raise NumericsError(f"{name}: beta has more fraction bits than z * gamma")
+    wide = z * gamma + (beta << (fz + g_frac - b_frac))
+    return requant(wide, fz + g_frac, out, counter, name)
+
+
+def approx_layernorm(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, spec: MathSpec = SPEC
+) -> torch.Tensor:
+    """Float form of :func:`layernorm_fixed` (one-pass statistics, approximate rsqrt)."""
+    x = x.double()
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x * x).mean(dim=-1, keepdim=True) - mean * mean).clamp(min=0) + spec.ln_eps
+    return (x - mean) * approx_rsqrt(var, spec) * gamma.double() + beta.double()
+
+
+# ---------------------------------------------------------------------------- top-k
+def topk_fixed(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k largest raw logits per row, ties toward the lower index,
+    ordered by decreasing value (then increasing index)."""
+    n = logits.shape[-1]
+    # Exact, order-preserving key: value first, then the inverted index.
+    key = logits * n + (n - 1 - torch.arange(n))
+    return torch.topk(key, k, dim=-1).indices

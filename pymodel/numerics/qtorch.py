@@ -1,0 +1,166 @@
+"""Raw fixed-point arithmetic on torch ``int64`` tensors, for the golden forward.
+
+The same semantics as :mod:`pymodel.numerics.fixed` (checked against it, and
+through it against the real ap_fixed headers), restricted to what the datapath
+needs and vectorised with torch: requantisation of an exact wide value into a
+:class:`FixedFormat` (all quantisation and overflow modes, overflow counted),
+and exact integer matrix products.
+
+A raw value ``r`` with ``f`` fraction bits means ``r * 2**-f``; wide
+intermediate values are plain int64 tensors with their fraction-bit count
+carried alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .fixed import FixedFormat, Overflow, Quant
+
+#: float64 adds integers exactly while every partial sum stays below 2**53.
+EXACT_FLOAT = 1 << 53
+_INT64_SAFE = 1 << 62
+
+
+class NumericsError(ArithmeticError):
+    """A fixed-point computation would lose exactness (a bound of the contract is exceeded)."""
+
+
+@dataclass
+class OverflowCounter:
+    """Counts, per named tensor, the values that overflowed their format."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, overflowed: int, total: int) -> None:
+        self.counts[name] = self.counts.get(name, 0) + overflowed
+        self.totals[name] = self.totals.get(name, 0) + total
+
+    @property
+    def any(self) -> bool:
+        return any(self.counts.values())
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {k: {"overflow": self.counts[k], "values": self.totals[k]} for k in self.counts}
+
+
+def shift_round(raw: torch.Tensor, sh: int, quant: Quant) -> torch.Tensor:
+    """``raw * 2**-sh`` rounded to an integer with ap_fixed quantisation mode ``quant``.
+
+    ``sh <= 0`` is an exact left shift.
+    """
+    if sh <= 0:
+        if sh < 0 and raw.numel() and int(raw.abs().max()) >= (_INT64_SAFE >> -sh):
+            raise NumericsError(f"left shift by {-sh} overflows int64")
+        return raw << -sh
+    if sh >= 63:
+        q = torch.where(raw < 0, -1, 0).to(raw.dtype)
+        rem_pos = raw != 0
+        # |raw| < 2**62 < half: the value is below half an LSB in magnitude.
+        above_half = torch.zeros_like(rem_pos)
+        at_half = torch.zeros_like(rem_pos)
+        rem_nonzero = rem_pos
+    else:
+        q = raw >> sh
+        rem = raw - (q << sh)
+        half = 1 << (sh - 1)
+        above_half = rem > half
+        at_half = rem == half
+        rem_nonzero = rem != 0
+    neg = raw < 0
+    if quant is Quant.AP_TRN:
+        inc = torch.zeros_like(neg)
+    elif quant is Quant.AP_TRN_ZERO:
+        inc = neg & rem_nonzero
+    elif quant is Quant.AP_RND:
+        inc = above_half | at_half
+    elif quant is Quant.AP_RND_ZERO:
+        inc = above_half | (at_half & neg)
+    elif quant is Quant.AP_RND_MIN_INF:
+        inc = above_half
+    elif quant is Quant.AP_RND_INF:
+        inc = above_half | (at_half & ~neg)
+    elif quant is Quant.AP_RND_CONV:
+        inc = above_half | (at_half & ((q & 1) == 1))
+    else:  # pragma: no cover - Quant is exhaustive
+        raise ValueError(quant)
+    return q + inc.to(q.dtype)
+
+
+def overflow(q: torch.Tensor, fmt: FixedFormat) -> tuple[torch.Tensor, int]:
+    """Apply ``fmt``'s overflow mode to integers ``q``; return (raw, count out of range)."""
+    lo, hi = fmt.raw_min, fmt.raw_max
+    if fmt.width >= 63:
+        raise NumericsError(f"{fmt}: formats wider than 62 bits are not used by the datapath")
+    out_of_range = (q < lo) | (q > hi)
+    n_over = int(out_of_range.sum())
+    mode = fmt.overflow
+    if mode is Overflow.AP_WRAP:
+        mask = (1 << fmt.width) - 1
+        w = q & mask
+        if fmt.signed:
+            w = torch.where(w > hi, w - (1 << fmt.width), w)
+        return w, n_over
+    if mode is Overflow.AP_SAT:
+        return q.clamp(lo, hi), n_over
+    if mode is Overflow.AP_SAT_ZERO:
+        return torch.where(out_of_range, torch.zeros_like(q), q), n_over
+    if mode is Overflow.AP_SAT_SYM:
+        if fmt.signed and fmt.width > 1:  # the header's 1-bit SAT_SYM behaves like SAT
+            return q.clamp(-hi, hi), n_over
+        return q.clamp(lo, hi), n_over
+    raise ValueError(mode)  # pragma: no cover
+
+
+def requant(
+    raw: torch.Tensor,
+    frac: int,
+    fmt: FixedFormat,
+    counter: OverflowCounter | None = None,
+    name: str = "",
+) -> torch.Tensor:
+    """Assign the exact value ``raw * 2**-frac`` to ``fmt`` (ap_fixed assignment semantics)."""
+    n = fmt.frac_bits - frac
+    if n > 0:
+        # Left shift: decide overflow before shifting so that int64 never overflows.
+        lo, hi = -((-fmt.raw_min) >> n), fmt.raw_max >> n
+        n_over = int(((raw < lo) | (raw > hi)).sum())
+        if fmt.overflow is Overflow.AP_WRAP:
+            kept = (raw & ((1 << (fmt.width - n)) - 1)) if n < fmt.width else raw * 0
+            out, _ = overflow(kept << n, fmt)
+        else:
+            out, _ = overflow(raw.clamp(lo - 1, hi + 1) << n, fmt)
+    else:
+        out, n_over = overflow(shift_round(raw, -n, fmt.quant), fmt)
+    if counter is not None:
+        counter.add(name, n_over, raw.numel())
+    return out
+
+
+def exact_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact integer ``a @ b`` for int64 tensors (float64 BLAS, split when needed).
+
+    float64 sums integers exactly while every partial sum is below 2**53; the
+    bound ``max|a| * max_col(sum|b|)`` covers every partial sum in any order.
+    When it is exceeded, ``a`` is split into high and low halves, each product
+    computed exactly, and the halves recombined in int64.
+    """
+    if a.numel() == 0 or b.numel() == 0:
+        return torch.zeros(*a.shape[:-1], b.shape[-1], dtype=torch.int64)
+    amax = int(a.abs().max())
+    bsum = int(b.abs().sum(dim=-2).max())
+    bound = amax * bsum
+    if bound >= _INT64_SAFE:
+        raise NumericsError(
+            f"exact product bound {bound:.3e} exceeds int64 (max|a|={amax}, max col sum|b|={bsum})"
+        )
+    if bound < EXACT_FLOAT:
+        return torch.matmul(a.double(), b.double()).to(torch.int64)
+    # Split a = hi * 2**s + lo so that each half's bound is below 2**53.
+    s = max(1, (bound // (EXACT_FLOAT // 2)).bit_length())
+    hi = a >> s
+    lo = a - (hi << s)
+    return (exact_matmul(hi, b) << s) + exact_matmul(lo, b)
