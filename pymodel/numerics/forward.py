@@ -42,6 +42,7 @@ class Q:
 
     raw: torch.Tensor
     fmt: FixedFormat
+    l1: int | None = None  # weights: max over output rows of sum |raw| (exactness bound)
 
     @property
     def frac(self) -> int:
@@ -266,9 +267,12 @@ class FixedArith:
         return out
 
     def w(self, name: str) -> Q:
-        if name not in self.cache:
+        if name not in self.cache:  # weights are quantised once per model and preset
             t, kind = self.bank[name]
-            self.cache[name] = self.quantize(t, self._fmt(name, kind), name)
+            q = self.quantize(t, self._fmt(name, kind), name)
+            if q.raw.dim() >= 2:
+                q.l1 = int(q.raw.abs().sum(dim=-1).max())
+            self.cache[name] = q
         return self.cache[name]
 
     def _align(self, q: Q, frac: int, what: str) -> torch.Tensor:
@@ -297,11 +301,12 @@ class FixedArith:
         self, name: str, x: Q, w: str, b: str | None, kind: str, residual: Q | None = None
     ) -> Q:
         wq = self.w(w)
-        return self._linear(name, x, wq.raw, wq.fmt, self.w(b) if b else None, kind, residual)
+        b_q = self.w(b) if b else None
+        return self._linear(name, x, wq.raw, wq.fmt, b_q, kind, residual, wq.l1)
 
     def linear_expert(self, name: str, x: Q, w: str, b: str, e: int, kind: str) -> Q:
         wq, bq = self.w(w), self.w(b)
-        return self._linear(name, x, wq.raw[e], wq.fmt, Q(bq.raw[e], bq.fmt), kind)
+        return self._linear(name, x, wq.raw[e], wq.fmt, Q(bq.raw[e], bq.fmt), kind, None, wq.l1)
 
     def _linear(
         self,
@@ -312,9 +317,10 @@ class FixedArith:
         b: Q | None,
         kind: str,
         residual: Q | None = None,
+        w_l1: int | None = None,
     ) -> Q:
         frac = x.frac + w_fmt.frac_bits
-        acc = exact_matmul(x.raw, w_raw.T)
+        acc = exact_matmul(x.raw, w_raw.T, w_l1)
         if b is not None:
             acc = acc + self._align(b, frac, f"{name} bias")
         if residual is not None:

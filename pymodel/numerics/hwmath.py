@@ -23,7 +23,7 @@ from functools import cache
 import torch
 
 from .fixed import FixedFormat, Quant
-from .qtorch import NumericsError, OverflowCounter, requant, shift_round
+from .qtorch import NumericsError, OverflowCounter, requant, requant_var, shift_round
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,9 @@ def tables(spec: MathSpec = SPEC) -> dict[str, list[int]]:
     }
 
 
+@cache
 def _t(name: str, spec: MathSpec) -> torch.Tensor:
+    """A table as an int64 tensor (cached; never modified)."""
     return torch.tensor(tables(spec)[name], dtype=torch.int64)
 
 
@@ -305,12 +307,7 @@ def _requant_var(
     name: str,
 ) -> torch.Tensor:
     """Requantise values whose fraction-bit count varies per row (pseudo-float products)."""
-    result = torch.empty_like(prod)
-    frac = frac.expand_as(prod)
-    for f in torch.unique(frac).tolist():
-        sel = frac == f
-        result[sel] = requant(prod[sel], int(f), out, counter, name)
-    return result
+    return requant_var(prod, frac, out, counter, name)
 
 
 def _online_sum(

@@ -47,47 +47,74 @@ class OverflowCounter:
         return {k: {"overflow": self.counts[k], "values": self.totals[k]} for k in self.counts}
 
 
+def _round_add(raw: torch.Tensor, sh: int | torch.Tensor, quant: Quant) -> torch.Tensor | int:
+    """What to add before an arithmetic right shift by ``sh`` (>= 1) to get ``quant``.
+
+    Each mode is one integer identity on floor((raw + add) / 2**sh), e.g. ties to
+    even adds half - 1 plus the quotient's lowest bit.
+    """
+    half = (1 << (sh - 1)) if isinstance(sh, int) else torch.ones_like(raw) << (sh - 1)
+    if quant is Quant.AP_TRN:
+        return 0
+    if quant is Quant.AP_TRN_ZERO:
+        return (raw < 0).long() * (2 * half - 1)
+    if quant is Quant.AP_RND:
+        return half
+    if quant is Quant.AP_RND_ZERO:
+        return half - (raw >= 0).long()
+    if quant is Quant.AP_RND_MIN_INF:
+        return half - 1
+    if quant is Quant.AP_RND_INF:
+        return half - (raw < 0).long()
+    if quant is Quant.AP_RND_CONV:
+        return half - 1 + ((raw >> sh) & 1)
+    raise ValueError(quant)  # pragma: no cover - Quant is exhaustive
+
+
 def shift_round(raw: torch.Tensor, sh: int, quant: Quant) -> torch.Tensor:
     """``raw * 2**-sh`` rounded to an integer with ap_fixed quantisation mode ``quant``.
 
-    ``sh <= 0`` is an exact left shift.
+    ``sh <= 0`` is an exact left shift. Values satisfy |raw| < 2**62.
     """
     if sh <= 0:
         if sh < 0 and raw.numel() and int(raw.abs().max()) >= (_INT64_SAFE >> -sh):
             raise NumericsError(f"left shift by {-sh} overflows int64")
         return raw << -sh
-    if sh >= 63:
-        q = torch.where(raw < 0, -1, 0).to(raw.dtype)
-        rem_pos = raw != 0
-        # |raw| < 2**62 < half: the value is below half an LSB in magnitude.
-        above_half = torch.zeros_like(rem_pos)
-        at_half = torch.zeros_like(rem_pos)
-        rem_nonzero = rem_pos
-    else:
-        q = raw >> sh
-        rem = raw - (q << sh)
-        half = 1 << (sh - 1)
-        above_half = rem > half
-        at_half = rem == half
-        rem_nonzero = rem != 0
-    neg = raw < 0
-    if quant is Quant.AP_TRN:
-        inc = torch.zeros_like(neg)
-    elif quant is Quant.AP_TRN_ZERO:
-        inc = neg & rem_nonzero
-    elif quant is Quant.AP_RND:
-        inc = above_half | at_half
-    elif quant is Quant.AP_RND_ZERO:
-        inc = above_half | (at_half & neg)
-    elif quant is Quant.AP_RND_MIN_INF:
-        inc = above_half
-    elif quant is Quant.AP_RND_INF:
-        inc = above_half | (at_half & ~neg)
-    elif quant is Quant.AP_RND_CONV:
-        inc = above_half | (at_half & ((q & 1) == 1))
-    else:  # pragma: no cover - Quant is exhaustive
-        raise ValueError(quant)
-    return q + inc.to(q.dtype)
+    if sh >= 62:
+        # |value| < 2**62 * 2**-sh <= 1 LSB / 2: rounding gives 0, floor gives -1 or 0.
+        if quant is Quant.AP_TRN:
+            return torch.where(raw < 0, -1, 0).to(raw.dtype)
+        return torch.zeros_like(raw)
+    return (raw + _round_add(raw, sh, quant)) >> sh
+
+
+def shift_round_var(raw: torch.Tensor, sh: torch.Tensor, quant: Quant) -> torch.Tensor:
+    """:func:`shift_round` with a shift per element (pseudo-float products)."""
+    sh = sh.expand_as(raw)
+    if sh.numel() and int(sh.max()) >= 62:
+        raise NumericsError("variable shift beyond 61 bits")
+    right = sh.clamp(min=1)
+    down = (raw + _round_add(raw, right, quant)) >> right
+    up_by = (-sh).clamp(min=0)
+    if up_by.numel() and int(up_by.max()) > 0:
+        if int((raw.abs() >> (62 - up_by)).max()) > 0:
+            raise NumericsError("variable left shift overflows int64")
+        return torch.where(sh > 0, down, raw << up_by)
+    return torch.where(sh > 0, down, raw)
+
+
+def requant_var(
+    raw: torch.Tensor,
+    frac: torch.Tensor,
+    fmt: FixedFormat,
+    counter: OverflowCounter | None = None,
+    name: str = "",
+) -> torch.Tensor:
+    """:func:`requant` of values whose fraction-bit count varies per element."""
+    out, n_over = overflow(shift_round_var(raw, frac - fmt.frac_bits, fmt.quant), fmt)
+    if counter is not None:
+        counter.add(name, n_over, raw.numel())
+    return out
 
 
 def overflow(q: torch.Tensor, fmt: FixedFormat) -> tuple[torch.Tensor, int]:
@@ -140,18 +167,19 @@ def requant(
     return out
 
 
-def exact_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def exact_matmul(a: torch.Tensor, b: torch.Tensor, b_colsum: int | None = None) -> torch.Tensor:
     """Exact integer ``a @ b`` for int64 tensors (float64 BLAS, split when needed).
 
     float64 sums integers exactly while every partial sum is below 2**53; the
     bound ``max|a| * max_col(sum|b|)`` covers every partial sum in any order.
     When it is exceeded, ``a`` is split into high and low halves, each product
-    computed exactly, and the halves recombined in int64.
+    computed exactly, and the halves recombined in int64. ``b_colsum`` may pass
+    a precomputed ``max_col(sum|b|)`` (constant weights).
     """
     if a.numel() == 0 or b.numel() == 0:
         return torch.zeros(*a.shape[:-1], b.shape[-1], dtype=torch.int64)
     amax = int(a.abs().max())
-    bsum = int(b.abs().sum(dim=-2).max())
+    bsum = int(b.abs().sum(dim=-2).max()) if b_colsum is None else b_colsum
     bound = amax * bsum
     if bound >= _INT64_SAFE:
         raise NumericsError(
@@ -163,4 +191,4 @@ def exact_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     s = max(1, (bound // (EXACT_FLOAT // 2)).bit_length())
     hi = a >> s
     lo = a - (hi << s)
-    return (exact_matmul(hi, b) << s) + exact_matmul(lo, b)
+    return (exact_matmul(hi, b, bsum) << s) + exact_matmul(lo, b, bsum)
