@@ -198,3 +198,17 @@ def test_contract_bound_errors_are_clear():
     with pytest.raises(NumericsError, match="positive"):
         rsqrt_fixed(torch.tensor([-3]), 0)
     assert math.isfinite(pseudo_to_float(*rsqrt_fixed(torch.tensor([1]), 60)).item())
+
+
+@pytest.mark.parametrize("fmt_in, frac", [("ap_fixed<16,3>", 13), ("ap_fixed<32,10>", 22)])
+def test_layernorm_variance_is_exact_for_offset_rows(fmt_in, frac):
+    """Rows whose mean dwarfs their spread: the variance must not cancel badly."""
+    g = torch.Generator().manual_seed(7)
+    vals = 3.0 + 0.02 * torch.randn(8, 192, generator=g, dtype=torch.float64)
+    x = torch.round(vals * 2**frac).long()
+    one = torch.full((192,), 1 << 10)
+    zero = torch.zeros(192, dtype=torch.int64)
+    nf = FixedFormat.parse("ap_fixed<24,8,AP_RND_CONV,AP_SAT>")
+    y = layernorm_fixed(x, frac, one, 10, zero, 10, nf, nf).double() / 2**nf.frac_bits
+    ref = torch.nn.functional.layer_norm(x.double() / 2**frac, (192,), eps=1e-6)
+    assert (y - ref).abs().max() < 5e-3

@@ -293,7 +293,9 @@ class FixedArith:
         acc = acc + self._align(Q(pos.raw[1:], pos.fmt), frac, "position embedding")
         fmt = self._fmt(name, "resid")
         x = requant(acc, frac, fmt, self.counter, name)
-        c = requant(cls.raw + pos.raw[:1], pos.frac, fmt, self.counter, name)
+        cf = max(cls.frac, pos.frac)  # align both to the finer format, add exactly
+        c_acc = (cls.raw << (cf - cls.frac)) + (pos.raw[:1] << (cf - pos.frac))
+        c = requant(c_acc, cf, fmt, self.counter, name)
         c = c.unsqueeze(0).expand(x.shape[0], 1, -1)
         return self._out(name, Q(torch.cat([c, x], dim=1), fmt))
 

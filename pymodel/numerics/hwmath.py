@@ -46,6 +46,11 @@ class MathSpec:
     ln_sq_frac: int = 12  # LayerNorm squares on x truncated to 12 fraction bits
     ln_eps: float = 1e-6
 
+    def __post_init__(self) -> None:
+        # The running sum adds exp outputs without alignment and rescales with them.
+        if self.softmax_sum_frac != self.exp_out_frac:
+            raise ValueError("MathSpec: softmax_sum_frac must equal exp_out_frac")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -190,6 +195,13 @@ def rsqrt_fixed(
     1/sqrt(2m) (``rsqrt_odd``) interpolated, rounded half up once; shift = k.
     """
     m, lead = _normalise(v, v_frac, spec)
+    return _rsqrt_normalised(m, lead, spec)
+
+
+def _rsqrt_normalised(
+    m: torch.Tensor, lead: torch.Tensor, spec: MathSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """rsqrt of (1 + m / 2**norm_in_frac) * 2**lead as a pseudo-float."""
     k = torch.div(lead, 2, rounding_mode="floor")
     odd = (lead - 2 * k) == 1
     ye = _interp(_t("rsqrt_even", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
@@ -198,6 +210,20 @@ def rsqrt_fixed(
         torch.where(odd, yo, ye), spec.norm_in_frac - spec.rsqrt_table_bits, Quant.AP_RND
     )
     return mant, k
+
+
+def _normalise_ints(values: list[int], spec: MathSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_normalise` for exact Python integers of any size (LayerNorm statistics)."""
+    f = spec.norm_in_frac
+    ms, leads = [], []
+    for v in values:
+        if v <= 0:
+            raise NumericsError("rsqrt needs a positive input")
+        lead = v.bit_length() - 1
+        top = v >> (lead - f) if lead >= f else v << (f - lead)
+        ms.append(top - (1 << f))
+        leads.append(lead)
+    return torch.tensor(ms, dtype=torch.int64), torch.tensor(leads, dtype=torch.int64)
 
 
 def pseudo_to_float(mant: torch.Tensor, shift: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -378,32 +404,37 @@ def layernorm_fixed(
     counter: OverflowCounter | None = None,
     name: str = "ln",
 ) -> torch.Tensor:
-    """One-pass LayerNorm over the last dim (D values).
+    """One-pass LayerNorm over the last dim (D values), variance exact.
 
-    S1 = sum x; mean = round(S1 / D) (half up, integer division);
-    xs = x truncated to ``ln_sq_frac`` bits (if it has more); S2 = sum xs**2;
-    var = max(round(S2 / D) - ms**2, 0) + eps (eps at least one LSB), ms the
-    mean truncated likewise; r = rsqrt(var) (pseudo-float);
-    z = (x - mean) * r requantised to ``norm_fmt``; y = z * gamma + beta
-    requantised once to ``out``.
+    xs = x truncated to ``ln_sq_frac`` fraction bits (if it has more);
+    S1 = sum xs, S2 = sum xs**2, T = sum x, all in one pass;
+    V = D*S2 - S1**2 + E*D**2 exactly (= D**2 (var + eps); E = eps rounded to
+    the squares' LSB, at least 1; wide integer, no rounding);
+    (mant, k) = rsqrt(V); z = (D*x - T) * rsqrt(V) requantised once to
+    ``norm_fmt`` (z = (x - mean) / sqrt(var + eps) with no rounded mean);
+    y = z * gamma + beta requantised once to ``out``.
     """
     d = x.shape[-1]
-    s1 = x.sum(dim=-1, keepdim=True)
-    mean = torch.div(2 * s1 + d, 2 * d, rounding_mode="floor")
     a = max(0, x_frac - spec.ln_sq_frac)
     fq = x_frac - a
     xs = x >> a
-    s2 = (xs * xs).sum(dim=-1, keepdim=True)
+    s1 = xs.sum(dim=-1)
+    s2 = (xs * xs).sum(dim=-1)
     if s2.numel() and int(s2.max()) >= (1 << 62):
         raise NumericsError(f"{name}: LayerNorm sum of squares exceeds 62 bits")
-    ex2 = torch.div(2 * s2 + d, 2 * d, rounding_mode="floor")
-    ms = mean >> a
     eps = max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
-    var = (ex2 - ms * ms).clamp(min=0) + eps
-    mant, k = rsqrt_fixed(var, 2 * fq, spec)
-    centred = x - mean
-    prod = centred * mant  # exact: < 2**40 * 2**18
-    z = _requant_var(prod, x_frac + spec.mant_frac + k, norm_fmt, counter, name + ".z")
+    # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row.
+    v = [
+        d * q - p * p + eps * d * d
+        for p, q in zip(s1.reshape(-1).tolist(), s2.reshape(-1).tolist())
+    ]
+    m, lead = _normalise_ints(v, spec)
+    mant, k = _rsqrt_normalised(m, lead - 2 * fq, spec)
+    mant, k = mant.reshape(*x.shape[:-1], 1), k.reshape(*x.shape[:-1], 1)
+    centred = d * x - x.sum(dim=-1, keepdim=True)  # D * (x - mean), exact
+    if centred.numel() and int(centred.abs().max()) >= (1 << (62 - spec.mant_frac - 1)):
+        raise NumericsError(f"{name}: LayerNorm input too wide for the exact product")
+    z = _requant_var(centred * mant, x_frac + spec.mant_frac + k, norm_fmt, counter, name + ".z")
     fz = norm_fmt.frac_bits
     if b_frac > fz + g_frac:
         raise NumericsError(f"{name}: beta has more fraction bits than z * gamma")
