@@ -46,11 +46,13 @@ info: setup ## parameters, MACs and weight bytes of PRESET
 onnx: setup ## export PRESET's forward for TASK to build/onnx/
 	$(VENV)/bin/edgemoe export-onnx $(PRESET) $(if $(TASK),--task $(TASK)) --out build/onnx/$(PRESET).onnx --check
 
-bench: setup ## CPU benchmark: MoE orders vs dense ViT of equal MACs; writes docs/RESULTS.md
+bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md
 	$(PY) bench/bench_forward.py
+	$(PY) bench/bench_numerics.py
 
-docs: setup ## regenerate the generated sections of README.md
+docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
 	$(PY) -m pymodel.docs
+	$(PY) -m pymodel.numerics.report
 
 NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
 csim: ## bit-exact C simulation of the HLS code (not built yet)
