@@ -103,6 +103,100 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_overrides(items: list[str] | None) -> dict:
+    """``KEY=VALUE`` pairs with YAML values (``dim=64``, ``tasks=[semseg,depth]``)."""
+    import yaml
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _print_metrics(metrics: dict, baselines: dict | None = None) -> None:
+    from .metrics import PRIMARY
+
+    print(f"{'task':<12} {'metric':<8} {'model':>10} {'baseline':>10}")
+    for task, m in metrics.items():
+        name, higher = PRIMARY[task]
+        base = f"{baselines[task][name]:>10.3f}" if baselines and task in baselines else " " * 10
+        arrow = "higher" if higher else "lower"
+        print(f"{task:<12} {name:<8} {m[name]:>10.3f} {base}  ({arrow} is better)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train PRESET on the data, writing checkpoints and metrics.json to --out."""
+    from .train import train
+
+    result = train(
+        None if args.preset == "-" else args.preset,
+        args.data,
+        steps=args.steps,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch=args.batch,
+        seed=args.seed,
+        device=args.device,
+        out_dir=args.out,
+        resume=args.resume,
+        save_every=args.save_every,
+        num_scenes=args.scenes,
+        eval_scenes=args.eval_scenes,
+        evaluate_at_end=not args.no_eval,
+        overrides=_parse_overrides(args.set),
+    )
+    print(
+        f"trained to step {result['step']}/{result['steps']}: {result['steps_run']} steps in "
+        f"{result['wall_s']:.1f} s ({result['s_per_step']:.3f} s/step); "
+        f"checkpoint {result['checkpoint']}"
+    )
+    if "eval" in result:
+        _print_metrics(result["eval"], result.get("baselines"))
+    out = Path(args.out) / "metrics.json"
+    if args.json:
+        from .results import write_json
+
+        out = write_json(Path(args.json), result)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint on a data split; JSON metrics per task."""
+    from .data import make_dataset
+    from .metrics import trivial_baselines
+    from .results import write_json
+    from .train import evaluate, load_for_eval
+
+    model, extra = load_for_eval(args.checkpoint)
+    data = args.data or extra.get("data")
+    if not isinstance(data, str):
+        raise ValueError(f"{args.checkpoint} names no data spec; pass --data")
+    seed = int(extra.get("seed", 0)) if args.seed is None else args.seed
+    dataset = make_dataset(data, model.cfg, split=args.split, seed=seed, num_scenes=args.scenes)
+    report = {
+        "checkpoint": args.checkpoint,
+        "data": data,
+        "split": args.split,
+        "images": len(dataset),
+        "metrics": evaluate(model, dataset, batch=args.batch, device=args.device),
+    }
+    if args.baselines:
+        # Constants from the training split (as many synthetic scenes as trained on).
+        n_train = args.scenes or extra.get("train_args", {}).get("num_scenes")
+        stats = make_dataset(data, model.cfg, split="train", seed=seed, num_scenes=n_train)
+        report["baselines"] = trivial_baselines(
+            dataset, model.cfg.tasks, model.cfg.task_channels, stats_dataset=stats
+        )
+    _print_metrics(report["metrics"], report.get("baselines"))
+    if args.json:
+        print(f"wrote {write_json(Path(args.json), report)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgemoe", description="M3ViT / Edge-MoE hardware co-design toolkit"
@@ -149,6 +243,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--out", default="build/demo/summary.json")
     q.set_defaults(func=cmd_demo)
+
+    data_help = "synthetic, synthetic:N (N scenes), pascal:DIR (PASCAL_MT) or nyud:DIR (NYUD_MT)"
+    q = sub.add_parser("train", help="multi-task training with resumable checkpoints")
+    q.add_argument(
+        "preset", help=f"preset ({presets}) or a YAML/JSON config file ('-' with --resume)"
+    )
+    q.add_argument("--data", default=None, help=data_help + " (default synthetic)")
+    q.add_argument("--steps", type=int, help="total optimizer steps (default 200)")
+    q.add_argument("--epochs", type=float, help="alternatively, passes over the training set")
+    q.add_argument("--batch", type=int, help="batch size (default 8)")
+    q.add_argument("--lr", type=float, help="peak AdamW learning rate (default 1e-3)")
+    q.add_argument("--seed", type=int, help="seed of weights, data order and router noise")
+    q.add_argument("--device", default="cpu", help="cpu or cuda")
+    q.add_argument("--out", default="build/train", help="checkpoint and metrics directory")
+    q.add_argument("--resume", help="continue a checkpoint written by train")
+    q.add_argument("--save-every", type=int, default=100, help="checkpoint interval (steps)")
+    q.add_argument("--scenes", type=int, help="synthetic training scenes (default 512)")
+    q.add_argument("--eval-scenes", type=int, help="synthetic validation scenes (default 64)")
+    q.add_argument("--no-eval", action="store_true", help="skip the final validation")
+    q.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="config override, e.g. dim=64"
+    )
+    q.add_argument("--json", help="also write the results JSON here")
+    q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("eval", help="metrics of a trained checkpoint on a data split")
+    q.add_argument("checkpoint", help="checkpoint written by edgemoe train (or any model file)")
+    q.add_argument("--data", help=data_help + " (default: the checkpoint's)")
+    q.add_argument("--split", default="val", help="split to evaluate (default val)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--device", default="cpu", help="cpu or cuda")
+    q.add_argument("--seed", type=int, help="synthetic data seed (default: the checkpoint's)")
+    q.add_argument("--scenes", type=int, help="synthetic scenes in the split (default 64)")
+    q.add_argument("--baselines", action="store_true", help="add trivial baselines")
+    q.add_argument("--json", help="write the metrics JSON here")
+    q.set_defaults(func=cmd_eval)
     return p
 
 

@@ -314,7 +314,11 @@ class MoE(nn.Module):
             counts, expert_of = counts[active], rank[expert_of]
         longest = int(counts.max())
         starts = torch.cumsum(counts, 0) - counts
-        slot = expert_of * longest + torch.arange(expert_of.numel()) - starts[expert_of]
+        slot = (
+            expert_of * longest
+            + torch.arange(expert_of.numel(), device=x.device)
+            - starts[expert_of]
+        )
         buf = x.new_zeros(counts.numel() * longest, self.dim)
         buf.index_copy_(0, slot, x.index_select(0, token_of))
         buf = buf.view(counts.numel(), longest, self.dim)
