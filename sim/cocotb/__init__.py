@@ -1,0 +1,1 @@
+"""cocotb testbenches of the RTL arithmetic units (run through :mod:`sim.rtl`)."""
