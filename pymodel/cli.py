@@ -49,7 +49,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_inspect(args: argparse.Namespace) -> int:
     """Golden model walk-through: summary, every task in both MoE orders, routing traffic."""
     import time
 
@@ -197,6 +197,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    data = run_demo(
+        args.out,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        train_scenes=args.train_scenes,
+        val_scenes=args.val_scenes,
+    )
+    return 0 if all(v["better"] for v in data["float_vs_baseline"].values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgemoe", description="M3ViT / Edge-MoE hardware co-design toolkit"
@@ -226,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.set_defaults(func=cmd_export_onnx)
 
-    q = sub.add_parser("demo", help="golden-model walk-through on the default preset")
+    q = sub.add_parser("inspect", help="summary, both MoE orders and routing traffic of a model")
     q.add_argument(
         "preset",
         nargs="?",
@@ -241,7 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="on-chip expert cache of the token-major order (default 1)",
     )
-    q.add_argument("--out", default="build/demo/summary.json")
+    q.add_argument("--out", default="build/inspect/summary.json")
+    q.set_defaults(func=cmd_inspect)
+
+    q = sub.add_parser(
+        "demo", help="the main job: train, evaluate in every numerics preset, report"
+    )
+    q.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    q.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, default=2e-3)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--train-scenes", type=int, default=512)
+    q.add_argument("--val-scenes", type=int, default=64)
     q.set_defaults(func=cmd_demo)
 
     data_help = "synthetic, synthetic:N (N scenes), pascal:DIR (PASCAL_MT) or nyud:DIR (NYUD_MT)"
