@@ -52,21 +52,22 @@ onnx: setup ## export PRESET's forward for TASK to build/onnx/
 bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md
 	$(PY) bench/bench_forward.py
 	$(PY) bench/bench_numerics.py
+	$(PY) bench/bench_csim.py
 
 docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
 	$(PY) -m pymodel.docs
 	$(PY) -m pymodel.numerics.report
 
 NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
-csim: ## bit-exact C simulation of the HLS code (not built yet)
-	$(NOT_BUILT)
+csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
+	$(PY) -m sim.run_csim --preset $(PRESET) --out build/csim/results.json
 sim: setup ## cocotb RTL simulation of the units on Icarus + Verilator; writes build/sim/results.json
 	$(PY) -m sim.rtl_report
 
 rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into docs/HARDWARE.md
 	$(PY) -m sim.rtl_resources
-hls: ## Vitis HLS csim/csynth/cosim/export (not built yet)
-	$(NOT_BUILT)
+hls: setup ## Vitis HLS csim/csynth/cosim/export for PRESET (STAGES="csim csynth cosim export"; needs vitis_hls)
+	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
 bitstream: ## Vivado ZCU104 bitstream (not built yet)
 	$(NOT_BUILT)
 baseline: ## GPU/CPU latency and energy baseline (not built yet)

@@ -212,6 +212,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(v["better"] for v in data["float_vs_baseline"].values()) else 1
 
 
+def cmd_export_hls(args: argparse.Namespace) -> int:
+    """Export PRESET to the HLS accelerator: DDR image, generated header, manifest."""
+    from .export_hls import export_from_cli
+
+    out = export_from_cli(
+        args.preset,
+        args.out,
+        checkpoint=args.checkpoint,
+        numerics=args.numerics,
+        seed=args.seed,
+        calib_images=args.calib_images,
+        data=args.data,
+        golden=args.golden,
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    report = json.loads((out / "report.json").read_text())
+    print(
+        f"wrote {out}: {manifest['params_beats'] * 16 / 1e6:.1f} MB DDR image, "
+        f"{manifest['act_w']}-bit activations ({manifest['numerics']['name']}), "
+        f"modelled {report['modelled_ms']:.1f} ms at 300 MHz (see report.md)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgemoe", description="M3ViT / Edge-MoE hardware co-design toolkit"
@@ -240,6 +264,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="run the graph in onnxruntime and compare with PyTorch"
     )
     q.set_defaults(func=cmd_export_onnx)
+
+    q = sub.add_parser(
+        "export-hls", help="export to the HLS accelerator: DDR image, headers, manifest"
+    )
+    q.add_argument("--preset", required=True, help=f"preset ({presets}) or a YAML/JSON config file")
+    q.add_argument("--checkpoint", help="weights to export (default: random, seeded)")
+    q.add_argument("--numerics", default="hw16", choices=("hw16", "edgemoe"))
+    q.add_argument("--out", required=True, help="output directory")
+    q.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights and calibration images"
+    )
+    q.add_argument(
+        "--calib-images", type=int, default=4, help="hw16 calibration images (default 4)"
+    )
+    q.add_argument(
+        "--data", help="calibrate hw16 on this dataset (synthetic, pascal:DIR, nyud:DIR)"
+    )
+    q.add_argument(
+        "--golden", action="store_true", help="also write golden/ vectors for hls/tb/tb_main.cpp"
+    )
+    q.set_defaults(func=cmd_export_hls)
 
     q = sub.add_parser("inspect", help="summary, both MoE orders and routing traffic of a model")
     q.add_argument(

@@ -32,13 +32,13 @@ def test_make_help_lists_the_verbs():
 
 
 def test_unbuilt_targets_say_so():
-    r = subprocess.run(["make", "-s", "hls"], cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(["make", "-s", "bitstream"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode != 0 and "not built yet" in r.stdout
 
 
-def test_cli_demo_on_tiny(tmp_path, capsys):
+def test_cli_inspect_on_tiny(tmp_path, capsys):
     out = tmp_path / "demo.json"
-    assert main(["demo", "tiny", "--out", str(out)]) == 0
+    assert main(["inspect", "tiny", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert set(data["tasks"]) == {"semseg", "depth"}
     for task in data["tasks"].values():

@@ -1,0 +1,479 @@
+"""C simulation of the HLS engine (g++) against the golden fixed-point Python, bit for bit.
+
+Every arithmetic unit alone (requantisation, exp, reciprocal, rsqrt, GELU,
+online softmax, LayerNorm, top-k, the linear unit), every stage of a block on
+golden inputs (patch embedding, LayerNorm, Q/K/V, attention, projection, dense
+MLP, MoE with its router), whole forwards of ``tiny`` (both numerics, every
+task, every router kind) and ``edgemoe-t`` (both numerics, one task each;
+``make csim`` runs every task), refused descriptors, and the C++ testbench. Comparisons are
+on raw integers: the count of differing values must be zero.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pymodel import backbone_forward, build_model, calibrate
+from pymodel.export_hls import (
+    GLOBAL_FIELDS,
+    STATUS_CODES,
+    encode_format,
+    export_hls,
+    ln_eps_raw,
+)
+from pymodel.numerics import FixedFormat, NumericsPreset, OverflowCounter
+from pymodel.numerics.forward import FixedArith, Q
+from pymodel.numerics.hwmath import (
+    exp_fixed,
+    gelu_fixed,
+    layernorm_fixed,
+    online_softmax_fixed,
+    recip_fixed,
+    rsqrt_fixed,
+    topk_fixed,
+)
+from pymodel.numerics.qtorch import requant
+
+from .conftest import require
+
+QUANTS = (
+    "AP_TRN",
+    "AP_TRN_ZERO",
+    "AP_RND",
+    "AP_RND_ZERO",
+    "AP_RND_MIN_INF",
+    "AP_RND_INF",
+    "AP_RND_CONV",
+)
+OVERFLOWS = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
+
+
+# ---------------------------------------------------------------------- fixtures
+def _toolchain() -> None:
+    from sim.csim import ap_types_dir, find_cxx
+
+    require(find_cxx() is not None, "g++")
+    require(ap_types_dir() is not None, "ap_types headers (pip install --no-deps hls4ml)")
+
+
+def randomize(model, seed: int) -> None:
+    """Give biases, norms and the cls/pos embeddings non-trivial values (the
+    untrained init has zero biases and unit norms, which would hide alignment bugs)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not name.startswith("backbone."):
+                continue
+            r = torch.randn(p.shape, generator=g)
+            if name.endswith("bias"):
+                p.copy_(0.05 * r)
+            elif ".norm" in name and name.endswith("weight"):
+                p.copy_(1.0 + 0.2 * r)
+            elif name.endswith(("cls_token", "pos_embed")):
+                p.copy_(0.1 * r)
+
+
+def image(cfg, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, cfg.in_chans, *cfg.img_size, generator=g)
+
+
+class Case:
+    """A model, an image, an export and its C simulation for one numerics preset."""
+
+    def __init__(
+        self,
+        root: Path,
+        preset: str,
+        numerics: str,
+        seed: int = 5,
+        golden: bool = False,
+        **overrides,
+    ) -> None:
+        from sim.csim import CSim
+
+        self.model = build_model(preset, seed=seed, **overrides)
+        randomize(self.model, seed)
+        self.x = image(self.model.cfg, seed + 1)
+        if numerics == "hw16":
+            calib = torch.cat([self.x, image(self.model.cfg, seed + 2)])
+            calibrate(self.model, calib, "hw16")
+        self.numerics = numerics
+        out = root / f"{preset}-{numerics}"
+        self.dir = export_hls(self.model, numerics, out, golden_image=self.x[0] if golden else None)
+        self.sim = CSim(self.dir)
+        self._golden: dict[int, object] = {}
+
+    def golden(self, task: int):
+        if task not in self._golden:
+            self._golden[task] = backbone_forward(
+                self.model, self.x, task, self.numerics, record=True
+            )
+        return self._golden[task]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Case]:
+    _toolchain()
+    root = tmp_path_factory.mktemp("csim-tiny")
+    return {n: Case(root, "tiny", n, golden=True) for n in ("edgemoe", "hw16")}
+
+
+def mismatches(a, b) -> int:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return int((a != b).sum())
+
+
+# ------------------------------------------------------------------ math units
+def test_requant_all_modes(tiny):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(1)
+    cases = 0
+    for q in QUANTS:
+        for o in OVERFLOWS:
+            for _ in range(6):
+                w = int(rng.integers(2, 40))
+                fmt = FixedFormat(w, int(rng.integers(-8, w + 8)), bool(rng.integers(2)), q, o)
+                frac = int(rng.integers(-4, 50))
+                raw = np.concatenate(
+                    [rng.integers(-(2**50), 2**50, 200), rng.integers(-300, 300, 200), [0, 1, -1]]
+                )
+                ref = requant(torch.from_numpy(raw), frac, fmt).numpy()
+                assert mismatches(sim.requant(raw, frac, fmt), ref) == 0, (fmt, frac)
+                cases += raw.size
+    assert cases > 10_000
+
+
+@pytest.mark.parametrize("d_frac", [-3, 0, 8, 16, 22, 30])
+def test_exp(tiny, d_frac):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(d_frac + 10)
+    lim = 2 ** min(40, d_frac + 8) if d_frac > 0 else 40
+    d = -np.concatenate([rng.integers(0, lim, 3000), np.arange(64)])
+    ref = exp_fixed(torch.from_numpy(d), d_frac).numpy()
+    assert mismatches(sim.exp(d, d_frac), ref) == 0
+
+
+@pytest.mark.parametrize("frac", [0, 16, 24, 40])
+def test_recip_and_rsqrt(tiny, frac):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(frac)
+    v = np.concatenate(
+        [rng.integers(1, 2**50, 3000), 2 ** np.arange(50), 2 ** np.arange(1, 50) - 1]
+    )
+    for golden, unit in ((recip_fixed, sim.recip), (rsqrt_fixed, sim.rsqrt)):
+        mant, shift = golden(torch.from_numpy(v), frac)
+        cm, cs = unit(v, frac)
+        assert mismatches(cm, mant.numpy()) == 0 and mismatches(cs, shift.numpy()) == 0
+
+
+@pytest.mark.parametrize("x_frac", [2, 5, 11, 22])
+def test_gelu(tiny, x_frac):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(x_frac)
+    x = np.concatenate(
+        [rng.integers(-(2**31), 2**31, 3000), rng.integers(-(9 << x_frac), 9 << x_frac, 3000)]
+    )
+    for fmt in (
+        "ap_fixed<32,10>",
+        "ap_fixed<16,4,AP_RND_CONV,AP_SAT>",
+        "ap_fixed<16,-1,AP_RND,AP_SAT_SYM>",
+    ):
+        f = FixedFormat.parse(fmt)
+        ref = gelu_fixed(torch.from_numpy(x), x_frac, f).numpy()
+        assert mismatches(sim.gelu(x, x_frac, f), ref) == 0, fmt
+
+
+@pytest.mark.parametrize("x_frac", [0, 9, 22])
+def test_online_softmax(tiny, x_frac):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(x_frac)
+    rows = [rng.integers(-(8 << x_frac), 8 << x_frac, (40, 129))]
+    rows.append(
+        np.sort(rng.integers(-(4 << x_frac), 4 << x_frac, (10, 129)), axis=1)
+    )  # max updates
+    rows.append(rng.integers(-2, 2, (10, 129)) << max(0, x_frac - 1))  # ties
+    x = np.concatenate(rows)
+    for fmt in (
+        "ap_ufixed<16,0,AP_RND_CONV,AP_SAT>",
+        "ap_fixed<32,10>",
+        "ap_ufixed<12,1,AP_RND,AP_SAT>",
+    ):
+        f = FixedFormat.parse(fmt)
+        ref = online_softmax_fixed(torch.from_numpy(x), x_frac, f).numpy()
+        assert mismatches(sim.softmax(x, x_frac, f), ref) == 0, fmt
+
+
+@pytest.mark.parametrize(
+    "numerics, x_frac, zfmt, ofmt",
+    [
+        ("edgemoe", 22, "ap_fixed<32,10>", "ap_fixed<32,10>"),
+        ("hw16", 11, "ap_fixed<16,5,AP_RND_CONV,AP_SAT>", "ap_fixed<16,4,AP_RND_CONV,AP_SAT>"),
+        ("hw16", 14, "ap_fixed<16,4,AP_RND_CONV,AP_SAT>", "ap_fixed<16,3,AP_RND_CONV,AP_SAT>"),
+    ],
+)
+def test_layernorm(tiny, numerics, x_frac, zfmt, ofmt):
+    sim = tiny[numerics].sim
+    rng = np.random.default_rng(x_frac)
+    w = sim.act_w
+    x = rng.integers(-(2 ** (w - 2)), 2 ** (w - 2), (24, 96)) >> rng.integers(0, 8, (24, 1))
+    gamma, beta = rng.integers(-(2**15), 2**15, 96), rng.integers(-(2**15), 2**15, 96)
+    zf, of = FixedFormat.parse(zfmt), FixedFormat.parse(ofmt)
+    t = torch.from_numpy
+    ref = layernorm_fixed(t(x), x_frac, t(gamma), 12, t(beta), 11, zf, of).numpy()
+    out = sim.layernorm(x, x_frac, gamma, 12, beta, 11, ln_eps_raw(x_frac), zf, of)
+    assert mismatches(out, ref) == 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_topk_ties_to_lower_index(tiny, k):
+    sim = tiny["edgemoe"].sim
+    rng = np.random.default_rng(k)
+    logits = np.concatenate(
+        [rng.integers(-3, 3, (300, 16)), rng.integers(-(2**30), 2**30, (100, 16))]
+    )
+    ref = topk_fixed(torch.from_numpy(logits), k).numpy()
+    assert mismatches(sim.topk(logits, k), ref) == 0
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_linear_unit(tiny, numerics):
+    """Several token blocks (rows > TB), partial tiles (N, K not multiples of TO/TI),
+    bias and residual alignment, requantisation with every mode, fused GELU."""
+    sim = tiny[numerics].sim
+    rng = np.random.default_rng(7)
+    act = sim.act_w
+    for trial, (q, o) in enumerate(zip(QUANTS, OVERFLOWS * 2)):
+        rows, k, n = 140 + trial, 37 + 8 * trial, 21 + 5 * trial
+        xf = FixedFormat(act, act // 3)
+        wf, bf, rf = FixedFormat(16, 2), FixedFormat(16, 6), FixedFormat(act, act // 3 + 1)
+        yf = FixedFormat(act, act // 3 + 1, True, q, o)
+        gf = FixedFormat(act, act // 3 + 2, True, QUANTS[-1 - trial], OVERFLOWS[trial % 4])
+        x = rng.integers(-(2 ** (act - 1)), 2 ** (act - 1), (rows, k)) >> (act // 4)
+        w = rng.integers(-(2**15), 2**15, (n, k))
+        b = rng.integers(-(2**15), 2**15, n)
+        r = rng.integers(-(2 ** (act - 1)), 2 ** (act - 1), (rows, n))
+        A = FixedArith({}, NumericsPreset("t", "fixed", {"hidden": yf}), OverflowCounter())
+        t = torch.from_numpy
+        res = None if trial % 2 else Q(t(r), rf)
+        ref = A._linear("t", Q(t(x), xf), t(w), wf, Q(t(b), bf), "hidden", res).raw
+        out = sim.linear(x, xf.frac_bits, w, wf.frac_bits, yf, b, bf.frac_bits,
+                         None if res is None else r, rf.frac_bits)  # fmt: skip
+        assert mismatches(out, ref.numpy()) == 0, (q, o)
+        gelu_ref = gelu_fixed(ref, yf.frac_bits, gf).numpy()
+        out = sim.linear(x, xf.frac_bits, w, wf.frac_bits, yf, b, bf.frac_bits,
+                         None if res is None else r, rf.frac_bits, gelu_fmt=gf)  # fmt: skip
+        assert mismatches(out, gelu_ref) == 0, (q, o, "gelu")
+
+
+# --------------------------------------------------------------- block stages
+def _stage_io(case: Case, task: int, fill: dict[str, np.ndarray]) -> np.ndarray:
+    io = case.sim.new_io()
+    for region, raw in fill.items():
+        case.sim.write(io, region, raw.reshape(-1, raw.shape[-1]))
+    return io
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_stage_patch_embed_and_layernorm(tiny, numerics):
+    case = tiny[numerics]
+    g = case.golden(0).layers
+    io = case.sim.new_io()
+    case.sim.write_image(io, case.sim.quantize(case.x[0]))
+    case.sim.stage(io, 0, 0, "embed")
+    t, d = case.model.cfg.num_tokens, case.model.cfg.dim
+    assert mismatches(case.sim.read(io, "io_x", t, d), g["embed"][0]) == 0
+    case.sim.stage(io, 0, 0, "norm1")
+    assert mismatches(case.sim.read(io, "io_h", t, d), g["blocks.0.norm1"]) == 0
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_stage_attention(tiny, numerics):
+    """Q/K/V linears, attention (scores, probabilities, output) and projection + residual."""
+    case = tiny[numerics]
+    g = case.golden(1).layers
+    cfg = case.model.cfg
+    t, d = cfg.num_tokens, cfg.dim
+    for blk in range(cfg.depth):
+        p = f"blocks.{blk}."
+        x_in = (
+            g["embed"]
+            if blk == 0
+            else g[f"blocks.{blk - 1}.mlp." + ("combine" if blk - 1 in cfg.moe_blocks else "fc2")]
+        )
+        io = _stage_io(case, 1, {"io_h": g[p + "norm1"].numpy()})
+        case.sim.stage(io, 1, blk, "qkv")
+        for n in ("q", "k", "v"):
+            assert mismatches(case.sim.read(io, f"io_{n}", t, d), g[p + f"attn.{n}"]) == 0, n
+        rec = case.sim.stage(io, 1, blk, "attention", layers=True)
+        for n in ("score", "prob", "out"):
+            assert mismatches(rec[p + f"attn.{n}"], g[p + f"attn.{n}"]) == 0, (blk, n)
+        case.sim.write(io, "io_x", x_in.numpy().reshape(t, d))
+        case.sim.stage(io, 1, blk, "proj")
+        assert mismatches(case.sim.read(io, "io_x", t, d), g[p + "attn.proj"]) == 0
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_stage_dense_mlp(tiny, numerics):
+    case = tiny[numerics]
+    g = case.golden(0).layers
+    cfg = case.model.cfg
+    t, d = cfg.num_tokens, cfg.dim
+    io = _stage_io(case, 0, {"io_x": g["blocks.0.attn.proj"].numpy()})
+    case.sim.stage(io, 0, 0, "norm2")
+    assert mismatches(case.sim.read(io, "io_h", t, d), g["blocks.0.norm2"]) == 0
+    rec = case.sim.stage(io, 0, 0, "mlp", layers=True)
+    assert mismatches(rec["blocks.0.mlp.gelu"], g["blocks.0.mlp.gelu"]) == 0
+    assert mismatches(case.sim.read(io, "io_x", t, d), g["blocks.0.mlp.fc2"]) == 0
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+@pytest.mark.parametrize("task", [0, 1])
+def test_stage_moe_router_and_experts(tiny, numerics, task):
+    """Router logits, top-k, gate probabilities, per-expert queues, expert-major
+    execution and the scatter-add combine of one MoE layer."""
+    case = tiny[numerics]
+    res = case.golden(task)
+    g = res.layers
+    cfg = case.model.cfg
+    t, d = cfg.num_tokens, cfg.dim
+    blk = cfg.moe_blocks[0]
+    p = f"blocks.{blk}."
+    io = _stage_io(case, task, {"io_x": g[p + "attn.proj"].numpy(), "io_h": g[p + "norm2"].numpy()})
+    rec = case.sim.stage(io, task, blk, "moe", layers=True)
+    assert mismatches(rec[p + "mlp.gate"], g[p + "mlp.gate"]) == 0
+    assert mismatches(rec[p + "mlp.route"], res.routing[f"blocks.{blk}"]) == 0
+    assert mismatches(rec[p + "mlp.gate_prob"], g[p + "mlp.gate_prob"]) == 0
+    assert mismatches(case.sim.read(io, "io_x", t, d), g[p + "mlp.combine"]) == 0
+    # The last active expert's output is what forward.py records for h4toh.
+    flat = res.routing[f"blocks.{blk}"].reshape(-1)
+    last = int(flat.max())
+    rows = np.nonzero(flat.numpy() == last)[0]
+    assert mismatches(rec[p + "mlp.experts.y"][rows], g[p + "mlp.experts.h4toh"]) == 0
+
+
+# -------------------------------------------------------------- whole forwards
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_tiny_forward_every_task_every_layer(tiny, numerics):
+    case = tiny[numerics]
+    for task in range(case.model.cfg.num_tasks):
+        res = case.golden(task)
+        out = case.sim.run(case.x[0], task, layers=True)
+        assert mismatches(out["output"], res.raw[0]) == 0
+        compared = 0
+        for name, ref in res.layers.items():
+            if name in out:
+                assert mismatches(out[name], ref) == 0, (task, name)
+                compared += 1
+        assert compared >= 40
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"router": "single"},
+        {"router": "task"},
+        {"renormalize_gates": True, "top_k": 3},
+        # 145 tokens > TB: several token blocks per layer and expert queues longer than TB
+        {"img_size": (192, 192), "num_experts": 2, "top_k": 2},
+    ],
+    ids=["single-router", "task-router", "renormalised-top3", "long-queues"],
+)
+def test_tiny_router_variants(tmp_path, overrides):
+    _toolchain()
+    for numerics in ("edgemoe", "hw16"):
+        case = Case(tmp_path, "tiny", numerics, seed=11, **overrides)
+        for task in range(case.model.cfg.num_tasks):
+            ref = case.golden(task).raw[0]
+            assert mismatches(case.sim.run(case.x[0], task), ref) == 0, (numerics, task)
+
+
+@pytest.fixture(scope="module")
+def edgemoe_t(tmp_path_factory) -> dict[str, Case]:
+    _toolchain()
+    root = tmp_path_factory.mktemp("csim-edgemoe-t")
+    return {n: Case(root, "edgemoe-t", n, seed=3) for n in ("edgemoe", "hw16")}
+
+
+@pytest.mark.parametrize("numerics, task", [("edgemoe", "semseg"), ("hw16", "depth")])
+def test_edgemoe_t_forward(edgemoe_t, numerics, task):
+    """Edge-MoE's model (129 tokens, 192 dims, 16 experts top-2): one task per numerics
+    here (the golden forward dominates on busy cores); ``make csim`` runs every task."""
+    case = edgemoe_t[numerics]
+    res = case.golden(case.model.cfg.task_index(task))
+    out = case.sim.run(case.x[0], task)
+    assert out.shape == (129, 192)
+    assert mismatches(out, res.raw[0]) == 0
+
+
+# ------------------------------------------------------------- refused runs
+def _patched(params: np.ndarray, field: str, value: int) -> np.ndarray:
+    p = params.copy()
+    words = p[: len(GLOBAL_FIELDS) * 4].view("<u4")
+    words[GLOBAL_FIELDS.index(field)] = value
+    return p
+
+
+def test_kernel_refuses_bad_descriptors(tiny):
+    """Out-of-maxima, inconsistent, foreign or malformed descriptors: a status, no writes."""
+    sim = tiny["hw16"].sim
+    params = sim.params
+    hdr = (sim.export_dir / "edgemoe_config.h").read_text()
+    max_tokens = int(hdr.split("#define MAX_TOKENS ")[1].split()[0])
+    bad_fmt = encode_format(FixedFormat(24, 8))  # wider than 16-bit activation words
+    cases = [
+        (_patched(params, "tokens", max_tokens + 1), 0, "OVER_MAXIMA"),
+        (_patched(params, "experts", 1000), 0, "OVER_MAXIMA"),
+        (_patched(params, "heads", 4), 0, "INCONSISTENT"),
+        (_patched(params, "patches", 11), 0, "INCONSISTENT"),
+        (_patched(params, "magic", 0x1234), 0, "BAD_MAGIC"),
+        (_patched(params, "act_w", 32), 0, "BAD_ACT_W"),
+        (_patched(params, "fmt_embed", bad_fmt), 0, "BAD_FORMAT"),
+        (_patched(params, "io_beats", 10), 0, "BAD_LAYOUT"),
+        (params, 2, "BAD_TASK"),
+    ]
+    for p, task, expected in cases:
+        status, io = sim.run_status(p, task)
+        assert status == STATUS_CODES[expected], expected
+        assert bool((io == 0xA5).all()), f"{expected}: io written"
+    status, _ = sim.run_status(params, 1)
+    assert status == STATUS_CODES["OK"]
+
+
+def test_kernel_refuses_unalignable_block_format(tiny):
+    """A bias with more fraction bits than its accumulator cannot be added exactly."""
+    from pymodel.export_hls import block_fields
+
+    sim = tiny["edgemoe"].sim
+    p = sim.params.copy()
+    off = sim.desc["off_blocks"] * 16
+    words = p[off : off + len(block_fields(5)) * 4].view("<u4")
+    words[block_fields(5).index("fmt_q_b")] = encode_format(FixedFormat(16, -40))
+    status, io = sim.run_status(p, 0)
+    assert status == STATUS_CODES["BAD_FORMAT"] and bool((io == 0xA5).all())
+
+
+# ------------------------------------------------------------------ testbench
+def test_cpp_testbench_passes_and_detects_a_wrong_bit(tiny, tmp_path):
+    from sim.csim import testbench
+
+    case = tiny["hw16"]
+    exe = testbench(case.dir)
+    ok = subprocess.run([str(exe), str(case.dir)], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "PASS" in ok.stdout and " 0 differ" in ok.stdout
+    bad = tmp_path / "export"
+    shutil.copytree(case.dir, bad)
+    f = bad / "golden" / "expected_task1.bin"
+    raw = np.fromfile(f, dtype="<i8")
+    raw[7] ^= 1  # one bit
+    raw.tofile(f)
+    fail = subprocess.run([str(exe), str(bad)], capture_output=True, text=True, timeout=120)
+    assert fail.returncode == 1 and "1 differ" in fail.stdout
