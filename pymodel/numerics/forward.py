@@ -557,12 +557,13 @@ def _bank(model) -> dict:
 
 
 def _weight_cache(model, preset: NumericsPreset) -> dict[str, Q]:
+    """Quantised weights of ``model`` in ``preset``, kept per preset until parameters change."""
     caches = model.__dict__.setdefault("_numerics_weights", {})
-    key = (preset.name, id(preset), _param_version(model))
-    if key not in caches:
-        caches.clear()
-        caches[key] = {}
-    return caches[key]
+    key, version = (preset.name, id(preset)), _param_version(model)
+    entry = caches.get(key)
+    if entry is None or entry[0] != version:
+        entry = caches[key] = (version, {})
+    return entry[1]
 
 
 def _param_version(model) -> tuple:
