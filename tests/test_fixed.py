@@ -40,10 +40,11 @@ from pymodel.numerics import (
 )
 from pymodel.numerics.fixed import _exact_arithmetic
 
+from .conftest import require
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS_SRC = Path(__file__).resolve().parent / "cpp" / "fixed_harness.cpp"
 CACHE_DIR = ROOT / "build" / "test-cache" / "fixed_harness"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # NDEBUG: ap_fixed_base::operator= reads bit (F2-F-1) of the source before checking
 # that it exists, so with assertions on, a rounding conversion whose source lies
 # entirely below the target's half LSB (F2 - F > W2) aborts in ap_private::get_bit.
@@ -555,15 +556,6 @@ def _header_dir() -> Path | None:
     return d if (d / "ap_fixed.h").is_file() else None
 
 
-def _require(ok: bool, what: str) -> None:
-    """Skip locally when a tool is missing, but fail in CI where it must exist."""
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI but missing")
-    pytest.skip(f"{what} not available")
-
-
 def _build(gxx: str, hdr: Path, sources: dict[str, str]) -> Path:
     """Compile the harness (parallel TUs) into a cache dir keyed by all inputs."""
     h = hashlib.sha256()
@@ -624,9 +616,9 @@ class Run:
 @pytest.fixture(scope="session")
 def cpp_run() -> Run:
     gxx = shutil.which("g++")
-    _require(gxx is not None, "g++")
+    require(gxx is not None, "g++")
     hdr = _header_dir()
-    _require(hdr is not None, "ap_types headers (pip install hls4ml)")
+    require(hdr is not None, "ap_types headers (pip install hls4ml)")
     assert gxx is not None and hdr is not None
     cases = make_cases()
     exe = _build(gxx, hdr, _generate_sources(cases))

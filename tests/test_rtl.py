@@ -21,7 +21,6 @@ from sim.blackbox import BLACKBOX_UNITS, COMMON_SIGNALS, REQUIRED, descriptor, p
 from sim.rtl import RTL_DIR, SIMULATORS, UNITS, run_unit, simulator_missing
 from tests.conftest import require
 
-# `slow` (registered in pyproject) until the lead registers an `rtl` marker
 pytestmark = pytest.mark.rtl
 
 
