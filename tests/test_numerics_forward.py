@@ -127,3 +127,16 @@ def test_model_forward_with_numerics(model):
     for preset in ("float", "approx", "edgemoe", "hw16"):
         y = model(x, "depth", numerics=preset)
         assert y.shape == (1, 1, 48, 64) and y.dtype == torch.float32
+
+
+@pytest.mark.parametrize("preset", ["edgemoe", "hw16"])
+def test_overflow_counts_are_the_same_in_every_call(model, preset):
+    """Weights are quantised once and cached, but their saturation is reported in every
+    forward; recording layers does not change the integers or the counts."""
+    x = images(model.cfg, batch=3, seed=11)
+    first = backbone_forward(model, x, 1, preset)
+    again = backbone_forward(model, x, 1, preset)
+    recorded = backbone_forward(model, x, 1, preset, record=True)
+    assert torch.equal(again.raw, recorded.raw)
+    assert first.overflow == again.overflow == recorded.overflow
+    assert "patch.w" in again.overflow

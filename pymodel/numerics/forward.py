@@ -43,6 +43,7 @@ class Q:
     raw: torch.Tensor
     fmt: FixedFormat
     l1: int | None = None  # weights: max over output rows of sum |raw| (exactness bound)
+    overflowed: int = 0  # weights: values outside the format when quantised
 
     @property
     def frac(self) -> int:
@@ -249,6 +250,7 @@ class FixedArith:
         self.bank, self.preset, self.counter = bank, preset, counter
         self.spec = preset.spec
         self.cache: dict[str, Q] = weights if weights is not None else {}
+        self.seen: set[str] = set()
         self.record: dict[str, torch.Tensor] | None = None
 
     def _fmt(self, name: str, kind: str) -> FixedFormat:
@@ -259,21 +261,26 @@ class FixedArith:
             self.record[name] = q.raw
         return q
 
-    def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str) -> Q:
+    def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str, count: bool = True) -> Q:
         raw = fmt.from_float(t.detach().cpu().numpy().astype(np.float64))
         out = Q(torch.from_numpy(np.ascontiguousarray(raw)).to(torch.int64), fmt)
-        over = int(((t.double() > fmt.max_value) | (t.double() < fmt.min_value)).sum())
-        self.counter.add(name, over, t.numel())
+        out.overflowed = int(((t.double() > fmt.max_value) | (t.double() < fmt.min_value)).sum())
+        if count:
+            self.counter.add(name, out.overflowed, t.numel())
         return out
 
     def w(self, name: str) -> Q:
         if name not in self.cache:  # weights are quantised once per model and preset
             t, kind = self.bank[name]
-            q = self.quantize(t, self._fmt(name, kind), name)
+            q = self.quantize(t, self._fmt(name, kind), name, count=False)
             if q.raw.dim() >= 2:
                 q.l1 = int(q.raw.abs().sum(dim=-1).max())
             self.cache[name] = q
-        return self.cache[name]
+        q = self.cache[name]
+        if name not in self.seen:  # report weight saturation in every forward, not once
+            self.seen.add(name)
+            self.counter.add(name, q.overflowed, q.raw.numel())
+        return q
 
     def _align(self, q: Q, frac: int, what: str) -> torch.Tensor:
         if q.frac > frac:
