@@ -7,10 +7,17 @@ from pymodel.demo import demo_config, render_report, run_demo
 
 def test_demo_pipeline_writes_the_report(tmp_path):
     cfg = demo_config().replace(dim=32, num_heads=2, head_channels=8)
-    data = run_demo(tmp_path, steps=3, batch=4, train_scenes=12, val_scenes=6, config=cfg,
-                    progress=False)
-    for name in ("report.md", "metrics.json", "predictions_float.png", "predictions_hw16.png",
-                 "experts.png", "training.png"):
+    data = run_demo(
+        tmp_path, steps=3, batch=4, train_scenes=12, val_scenes=6, config=cfg, progress=False
+    )
+    for name in (
+        "report.md",
+        "metrics.json",
+        "predictions_float.png",
+        "predictions_hw16.png",
+        "experts.png",
+        "training.png",
+    ):
         assert (tmp_path / name).is_file(), name
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert set(saved["metrics"]) == {"float", "approx", "edgemoe", "hw16"}
