@@ -60,6 +60,24 @@ class RtlUnit:
 _ELEM = "input handshake -> output handshake"
 _ROW = "last input of a row -> first output of the row"
 
+#: MAC tile geometry and formats shared by both rounding/overflow instances.
+_MAC_PARAMS = {
+    "TI": 4,
+    "TO": 4,
+    "X_W": 16,
+    "X_FRAC": 10,
+    "W_W": 16,
+    "W_FRAC": 14,
+    "B_W": 16,
+    "B_FRAC": 12,
+    "R_W": 16,
+    "R_FRAC": 10,
+    "ACC_W": 48,
+    "OUT_W": 16,
+    "OUT_FRAC": 10,
+    "OUT_SIGNED": 1,
+}
+
 UNITS: dict[str, RtlUnit] = {
     u.name: u
     for u in [
@@ -222,20 +240,7 @@ UNITS: dict[str, RtlUnit] = {
             "mac_tile",
             (*COMMON, "mac_tile.sv"),
             {
-                "TI": 4,
-                "TO": 4,
-                "X_W": 16,
-                "X_FRAC": 10,
-                "W_W": 16,
-                "W_FRAC": 14,
-                "B_W": 16,
-                "B_FRAC": 12,
-                "R_W": 16,
-                "R_FRAC": 10,
-                "ACC_W": 48,
-                "OUT_W": 16,
-                "OUT_FRAC": 10,
-                "OUT_SIGNED": 1,
+                **_MAC_PARAMS,
                 "QUANT": RND_CONV,
                 "OVF": SAT,
             },
@@ -253,20 +258,7 @@ UNITS: dict[str, RtlUnit] = {
             "mac_tile",
             (*COMMON, "mac_tile.sv"),
             {
-                "TI": 4,
-                "TO": 4,
-                "X_W": 16,
-                "X_FRAC": 10,
-                "W_W": 16,
-                "W_FRAC": 14,
-                "B_W": 16,
-                "B_FRAC": 12,
-                "R_W": 16,
-                "R_FRAC": 10,
-                "ACC_W": 48,
-                "OUT_W": 16,
-                "OUT_FRAC": 10,
-                "OUT_SIGNED": 1,
+                **_MAC_PARAMS,
                 "QUANT": TRN,
                 "OVF": WRAP,
             },
