@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from pymodel.export_hls import export_hls, prepare_model
+from pymodel.export import export_hls, prepare_model
 from pymodel.results import REPO, machine, write_json
 from sim.csim import CSim
 

@@ -214,7 +214,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_export_hls(args: argparse.Namespace) -> int:
     """Export PRESET to the HLS accelerator: DDR image, generated header, manifest."""
-    from .export_hls import export_from_cli
+    from .export import export_from_cli
 
     out = export_from_cli(
         args.preset,

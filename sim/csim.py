@@ -34,8 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from pymodel.export_hls import (
+from pymodel.export import (
+    CSIM_STAGES,
     STATUS_CODES,
+    TRACE_KINDS,
     encode_format,
     quantize_image,
     read_global_descriptor,
@@ -54,35 +56,8 @@ KERNEL_SOURCES = (
 )
 JOBS = 2  # parallel compiles (shared machines)
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
-STAGES = {
-    "embed": 0,
-    "norm1": 1,
-    "qkv": 2,
-    "attention": 3,
-    "proj": 4,
-    "norm2": 5,
-    "mlp": 6,
-    "moe": 7,
-}
-_TRACE_NAMES = (
-    "embed",
-    "norm1",
-    "attn.q",
-    "attn.k",
-    "attn.v",
-    "attn.score",
-    "attn.prob",
-    "attn.out",
-    "attn.proj",
-    "norm2",
-    "mlp.gelu",
-    "mlp.fc2",
-    "mlp.gate",
-    "mlp.gate_prob",
-    "mlp.route",
-    "mlp.experts.y",
-    "mlp.combine",
-)
+STAGES = CSIM_STAGES
+_TRACE_NAMES = tuple(name for _, name in TRACE_KINDS)
 
 
 class CSimError(RuntimeError):
@@ -219,7 +194,8 @@ def _load(path: Path) -> ctypes.CDLL:
     sigs: dict[str, tuple[Any, list[Any]]] = {
         "em_abi_check": (_I, []),
         "em_act_w": (_I, []),
-        "em_top": (_I, [_P, _P, _U]),
+        "em_weight_ports": (_I, []),
+        "em_top": (_I, [_P, _P, _P, _U]),
         "em_set_trace": (None, [_TRACE_FN]),
         "em_stage": (_I, [_P, _P, _I, _I, _I]),
         "em_load_tables": (_I, [_P]),
@@ -267,11 +243,12 @@ class CSim:
         self.act_w = int(self.manifest["act_w"])
         self.formats = {k: FixedFormat.parse(v) for k, v in self.manifest["formats"].items()}
         self.tasks: list[str] = list(self.manifest["config"]["tasks"])
+        self.ports = int(self.manifest["design"]["weight_ports"])
         header = (self.export_dir / "edgemoe_config.h").read_text()
         self.library = build(header)
         self.lib = _load(self.library)
-        if self.lib.em_act_w() != self.act_w:
-            raise CSimError("library built for another activation width")
+        if self.lib.em_act_w() != self.act_w or self.lib.em_weight_ports() != self.ports:
+            raise CSimError("library built for another activation width or weight port count")
         if self.lib.em_load_tables(_ptr(self.params)) != STATUS_CODES["OK"]:
             raise CSimError("params.bin has no valid descriptor")
 
@@ -355,7 +332,7 @@ class CSim:
         hook = _TRACE_FN(self._collector(record)) if layers else _TRACE_FN()
         self.lib.em_set_trace(hook)
         try:
-            status = self.lib.em_top(_ptr(self.params), _ptr(io), self.task_index(task))
+            status = self._top(self.params, io, self.task_index(task))
         finally:
             self.lib.em_set_trace(_TRACE_FN())
         self.status = status
@@ -370,10 +347,39 @@ class CSim:
         result["output"] = out
         return result
 
+    def _top(self, params: np.ndarray, io: np.ndarray, task: int, wgt=None) -> int:
+        wgt = [params] * self.ports if wgt is None else list(wgt)
+        if len(wgt) != self.ports:
+            raise CSimError(f"{len(wgt)} weight port buffers for a {self.ports}-port design")
+        ptrs = (ctypes.c_void_p * self.ports)(*(a.ctypes.data for a in wgt))
+        return int(self.lib.em_top(_ptr(params), ptrs, _ptr(io), task))
+
+    def run_buffers(
+        self,
+        params: np.ndarray,
+        io: np.ndarray,
+        task: int,
+        wgt: list[np.ndarray] | None = None,
+    ) -> int:
+        """The top function on caller-owned memory, as a board runs it: ``params`` and
+        ``io`` are the byte buffers the address registers point at (uint8, C-contiguous,
+        written in place), ``wgt`` one buffer per weight port (default ``params``).
+        Returns the status code (no exception: the caller decodes it)."""
+        for name, a in (
+            ("params", params),
+            ("io", io),
+            *((f"wgt{i}", w) for i, w in enumerate(wgt or [])),
+        ):
+            if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == np.uint8):
+                raise CSimError(f"{name}: expected a C-contiguous uint8 buffer")
+        if io.nbytes < self.desc["io_beats"] * 16:
+            raise CSimError(f"io buffer of {io.nbytes} bytes < {self.desc['io_beats'] * 16}")
+        return self._top(params, io, int(task), wgt)
+
     def run_status(self, params: np.ndarray, task: int) -> tuple[int, np.ndarray]:
         """Run the top function on a (possibly modified) params image; (status, io)."""
         io = np.full(max(self.desc["io_beats"], 1) * 16, 0xA5, dtype=np.uint8)
-        status = self.lib.em_top(_ptr(np.ascontiguousarray(params)), _ptr(io), task)
+        status = self._top(np.ascontiguousarray(params), io, task)
         return status, io
 
     def stage(

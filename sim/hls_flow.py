@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return MISSING
     out = Path(args.export_dir or ROOT / "build" / "hls" / f"export-{args.preset}-{args.numerics}")
     if not args.export_dir:
-        from pymodel.export_hls import export_from_cli
+        from pymodel.export import export_from_cli
 
         export_from_cli(
             args.preset, out, checkpoint=args.checkpoint, numerics=args.numerics, seed=args.seed,

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pymodel.numerics.fixed import Overflow, Quant
-from pymodel.numerics.rtl_export import OVERFLOW_CODES, QUANT_CODES, write_rtl_tables
+from pymodel.numerics.fixed import OVERFLOW_CODES, QUANT_CODES, Overflow, Quant
+from pymodel.numerics.rtl_export import write_rtl_tables
 
 REPO = Path(__file__).resolve().parent.parent
 RTL_DIR = REPO / "hls" / "rtl"

@@ -34,7 +34,7 @@ def compare(
 ) -> list[dict[str, Any]]:
     """C simulation vs golden for every task of ``preset`` in ``numerics``; one row per task."""
     from pymodel import backbone_forward
-    from pymodel.export_hls import export_hls, prepare_model
+    from pymodel.export import export_hls, prepare_model
     from sim.csim import CSim
 
     model, images, info = prepare_model(preset, checkpoint=checkpoint, numerics=numerics, seed=seed)

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from pymodel import backbone_forward, build_model, calibrate
-from pymodel.export_hls import (
+from pymodel.export import (
     GLOBAL_FIELDS,
     STATUS_CODES,
     encode_format,
@@ -449,7 +449,7 @@ def test_kernel_refuses_bad_descriptors(tiny):
 
 def test_kernel_refuses_unalignable_block_format(tiny):
     """A bias with more fraction bits than its accumulator cannot be added exactly."""
-    from pymodel.export_hls import block_fields
+    from pymodel.export import block_fields
 
     sim = tiny["edgemoe"].sim
     p = sim.params.copy()

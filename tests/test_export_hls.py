@@ -12,11 +12,11 @@ import pytest
 
 from pymodel import build_model, calibrate
 from pymodel.config import PRESETS
-from pymodel.export_hls import (
+from pymodel.export import (
     GLOBAL_FIELDS,
+    Design,
     HlsExportError,
     HlsMaxima,
-    HlsTiling,
     axi_depths,
     block_fields,
     check_config,
@@ -32,7 +32,7 @@ from pymodel.export_hls import (
     validate_descriptor,
 )
 from pymodel.numerics import FixedFormat, OverflowCounter, get_preset
-from pymodel.numerics.forward import FixedArith, _bank
+from pymodel.numerics.forward import fixed_arith
 from pymodel.numerics.hwmath import tables
 
 from .conftest import images
@@ -82,7 +82,7 @@ def test_weights_and_tables_in_hardware_layout(exported):
     model, out = exported
     raw = (out / "params.bin").read_bytes()
     layout, _ = plan_layout(model.cfg, 32)
-    A = FixedArith(_bank(model), get_preset("edgemoe"), OverflowCounter())
+    A = fixed_arith(model, get_preset("edgemoe"), OverflowCounter())
     for name in ("blocks.1.attn.q.w", "blocks.1.mlp.experts.h4toh.w", "blocks.0.norm1.b", "pos"):
         off, beats = layout.tensors[name]
         q = A.w(name).raw.numpy()
@@ -110,16 +110,17 @@ def test_format_words_round_trip():
 
 
 def test_generated_header_matches_the_python_layout():
-    hdr = config_header(16, HlsMaxima(), HlsTiling())
+    hdr = config_header(16, Design())
     for i, name in enumerate(GLOBAL_FIELDS):
         assert f"GD_{name.upper()} = {i}," in hdr
     assert f"GD_COUNT = {len(GLOBAL_FIELDS)}" in hdr
     assert "#define EDGEMOE_ACT_W 16" in hdr and "#define MAX_TOKENS 1216" in hdr
-    regs = register_map()
+    regs = register_map(Design())
     assert f"#define REG_TASK 0x{regs['TASK']:02X}" in hdr
     depths = axi_depths(HlsMaxima(), 16)
     assert f"#define PARAMS_DEPTH {depths['params']}" in hdr
     assert f"#define IO_DEPTH {depths['io']}" in hdr
+    assert "#ifndef PARAMS_DEPTH" in hdr  # an export's own -D defines override the defaults
 
 
 def test_axi_depths_cover_the_largest_fitting_preset():
@@ -141,9 +142,9 @@ def test_axi_depths_cover_the_largest_fitting_preset():
 def test_refuses_models_beyond_the_maxima(tmp_path):
     model = build_model("tiny", seed=0)
     with pytest.raises(HlsExportError, match="tokens=13 exceeds the synthesis maximum 8"):
-        export_hls(model, "edgemoe", tmp_path, maxima=HlsMaxima(tokens=8))
+        export_hls(model, "edgemoe", tmp_path, design=Design(maxima=HlsMaxima(tokens=8)))
     with pytest.raises(HlsExportError, match="experts=4 exceeds"):
-        export_hls(model, "edgemoe", tmp_path, maxima=HlsMaxima(experts=2))
+        export_hls(model, "edgemoe", tmp_path, design=Design(maxima=HlsMaxima(experts=2)))
     assert not (tmp_path / "params.bin").exists()
     odd = build_model(
         "tiny", seed=0, dim=36, num_heads=3

@@ -76,47 +76,28 @@ void load_block(const word_t* params, const Model& m, int i, Block& b);
 int check_block(const Model& m, const Block& b, int i, const Fmt& x_in);
 Fmt block_input_fmt(const word_t* params, const Model& m, int i);
 
-void linear_unit(const word_t* params, word_t* io, const LinearJob& job, const row_t* map_in,
+void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const LinearJob& job, const row_t* map_in,
                  const row_t* map_out, const Tables& T, const Model& m);
-void patch_embed(const word_t* params, word_t* io, const Model& m, const Tables& T);
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Tables& T);
 void layernorm_layer(const word_t* params, word_t* io, const Model& m, uint32_t x_off, int x_frac,
                      uint32_t y_off, const Block& b, int which, const Tables& T);
-void qkv_layers(const word_t* params, word_t* io, const Model& m, const Block& b, const Tables& T);
+void qkv_layers(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, const Tables& T);
 void attention(word_t* io, const Model& m, const Block& b, const Tables& T, int block);
-void proj_layer(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void proj_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                 const Tables& T);
-void dense_mlp(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                const Tables& T, int block);
-void moe_layer(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                int task, const Tables& T, int block);
-void run_block(const word_t* params, word_t* io, const Model& m, int i, int task,
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, int i, int task,
                const Tables& T);
 
-// Top function: AXI4-Lite control, two AXI4 masters (params read-only, io read/write).
-void edgemoe_top(const word_t* params, word_t* io, uint32_t task, uint32_t* status);
+// Top function: AXI4-Lite control; AXI4 masters gmem_io (params and io) and one per
+// weight port (gmem_w0 ...); arguments and register map from pymodel.export.regmap.
+void edgemoe_top(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, uint32_t task,
+                 uint32_t* status);
 
-// --- C simulation trace (not synthesised) -------------------------------------
-enum TraceKind {
-  TR_EMBED = 0,
-  TR_NORM1,
-  TR_Q,
-  TR_K,
-  TR_V,
-  TR_SCORE,  // a = head, b = first query row; rows x T
-  TR_PROB,
-  TR_ATTN,
-  TR_PROJ,
-  TR_NORM2,
-  TR_GELU,
-  TR_FC2,
-  TR_GATE,
-  TR_GATE_PROB,  // T x k gates
-  TR_ROUTE,  // T x k expert ids
-  TR_EXPERT_Y,  // T*k x D expert outputs, row token*k + slot
-  TR_COMBINE,
-  TR_COUNT
-};
-
+// --- C simulation trace (not synthesised; TraceKind is generated) ------------
 #ifdef EDGEMOE_CSIM_TRACE
 typedef void (*TraceHook)(int kind, int block, int a, int b, const int64_t* data, int rows,
                           int cols);

@@ -11,8 +11,7 @@
 
 #include "edgemoe_types.h"
 
-enum Quant { Q_TRN = 0, Q_TRN_ZERO, Q_RND, Q_RND_ZERO, Q_RND_MIN_INF, Q_RND_INF, Q_RND_CONV };
-enum Ovf { O_WRAP = 0, O_SAT, O_SAT_ZERO, O_SAT_SYM };
+// Quant (Q_*) and Ovf (O_*) codes come from the generated edgemoe_config.h.
 
 struct Fmt {
   int w;  // word width

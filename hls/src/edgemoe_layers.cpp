@@ -65,7 +65,7 @@ static LinearJob rows_job(const Model& m, int rows, uint32_t x_off, int K, int x
 }
 
 // ------------------------------------------------------------ patch embedding
-void patch_embed(const word_t* params, word_t* io, const Model& m, const Tables& T) {
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Tables& T) {
   // Patches x W^T + bias + pos[1:], requantised once, into token rows 1..N.
   LinearJob j = blank_job();
   j.rows = m.N;
@@ -87,7 +87,7 @@ void patch_embed(const word_t* params, word_t* io, const Model& m, const Tables&
   j.y_stride = act_beats(m.D);
   j.y_row0 = 1;
   j.y_fmt = m.embed;
-  linear_unit(params, io, j, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
   // cls row: cls and pos[0] aligned to the finer of their formats, added
   // exactly, requantised once (FixedArith.patch_embed).
   static act_t cls[MAX_DIM], pos0[MAX_DIM], row[MAX_DIM];
@@ -128,7 +128,7 @@ ln_rows:
 }
 
 // ------------------------------------------------------------ attention linears
-void qkv_layers(const word_t* params, word_t* io, const Model& m, const Block& b,
+void qkv_layers(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b,
                 const Tables& T) {
   // The attention scale 1/sqrt(head_dim) is already folded into the q weights.
   const int xf = b.fmt(BD_FMT_NORM1).f;
@@ -142,11 +142,11 @@ qkv:
   for (int i = 0; i < 3; i++) {
     const LinearJob j = rows_job(m, m.T, m.io_h, m.D, xf, b.off(wo[i]), m.D, b.fmt(wf[i]),
                                  b.off(bo[i]), b.fmt(bfs[i]), yo[i], m.D, b.fmt(yfs[i]));
-    linear_unit(params, io, j, no_map, no_map, T, m);
+    linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
   }
 }
 
-void proj_layer(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void proj_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                 const Tables& T) {
   // x = attn @ Wp^T + bp + x: the residual is added in the accumulator, in place.
   LinearJob j = rows_job(m, m.T, m.io_a, m.D, b.fmt(BD_FMT_ATTN).f, b.off(BD_OFF_PROJ_W), m.D,
@@ -156,11 +156,11 @@ void proj_layer(const word_t* params, word_t* io, const Model& m, const Block& b
   j.r_off = m.io_x;
   j.r_stride = act_beats(m.D);
   j.r_frac = x_frac;
-  linear_unit(params, io, j, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
 }
 
 // ------------------------------------------------------------------ dense MLP
-void dense_mlp(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                const Tables& T, int block) {
   const int hstride = act_beats(m.MLP > m.EH ? m.MLP : m.EH);
   LinearJob fc1 = rows_job(m, m.T, m.io_h, m.D, b.fmt(BD_FMT_NORM2).f, b.off(BD_OFF_FC1_W), m.MLP,
@@ -169,7 +169,7 @@ void dense_mlp(const word_t* params, word_t* io, const Model& m, const Block& b,
   fc1.y_stride = hstride;
   fc1.gelu = true;  // GELU fused into the epilogue: hidden -> gelu format
   fc1.g_fmt = b.fmt(BD_FMT_GELU);
-  linear_unit(params, io, fc1, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, io, fc1, no_map, no_map, T, m);
   EM_TRACE_IO(TR_GELU, block, io, m.io_u, m.T, m.MLP);
   LinearJob fc2 = rows_job(m, m.T, m.io_u, m.MLP, b.fmt(BD_FMT_GELU).f, b.off(BD_OFF_FC2_W), m.D,
                            b.fmt(BD_FMT_FC2_W), b.off(BD_OFF_FC2_B), b.fmt(BD_FMT_FC2_B), m.io_x,
@@ -179,7 +179,7 @@ void dense_mlp(const word_t* params, word_t* io, const Model& m, const Block& b,
   fc2.r_off = m.io_x;
   fc2.r_stride = act_beats(m.D);
   fc2.r_frac = x_frac;
-  linear_unit(params, io, fc2, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, io, fc2, no_map, no_map, T, m);
   (void)block;
 }
 
@@ -274,7 +274,7 @@ combine_tokens:
   }
 }
 
-void moe_layer(const word_t* params, word_t* io, const Model& m, const Block& b, int x_frac,
+void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
                int task, const Tables& T, int block) {
   const int h_frac = b.fmt(BD_FMT_NORM2).f;
   const int gate = m.router == ROUTER_MULTI ? task : 0;
@@ -294,7 +294,7 @@ void moe_layer(const word_t* params, word_t* io, const Model& m, const Block& b,
   gj.y_off = m.io_g;
   gj.y_stride = act_beats(m.E);
   gj.y_fmt = b.fmt(BD_FMT_GATE);
-  linear_unit(params, io, gj, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, io, gj, no_map, no_map, T, m);
   EM_TRACE_IO(TR_GATE, block, io, m.io_g, m.T, m.E);
   route(io, m, b, T);
 #ifdef EDGEMOE_CSIM_TRACE
@@ -333,7 +333,7 @@ experts:
     up.y_stride = he_beats;
     up.gelu = true;
     up.g_fmt = b.fmt(BD_FMT_EGELU);
-    linear_unit(params, io, up, map_in, no_map, T, m);
+    linear_unit(params, EDGEMOE_WGT_ARGS, io, up, map_in, no_map, T, m);
     LinearJob down = rows_job(m, c, m.io_u, m.EH, b.fmt(BD_FMT_EGELU).f,
                               b.off(BD_OFF_H4TOH_W) + (uint32_t)(e * m.D * wgt_beats(m.EH)), m.D,
                               w2, b.off(BD_OFF_H4TOH_B) + (uint32_t)(e * wgt_beats(m.D)), b2,
@@ -341,7 +341,7 @@ experts:
     down.x_stride = he_beats;
     down.y_stride = hd_beats;
     down.y_scatter = true;
-    linear_unit(params, io, down, no_map, map_out, T, m);
+    linear_unit(params, EDGEMOE_WGT_ARGS, io, down, no_map, map_out, T, m);
   }
   EM_TRACE_IO(TR_EXPERT_Y, block, io, m.io_y, m.T * m.K, m.D);
   combine(io, m, b, x_frac);

@@ -59,18 +59,18 @@ x_rows:
   }
 }
 
-// Weight rows [n0, n0 + TO) (those < N) as one burst of whole rows.
-static void load_w_tile(const word_t* params, const LinearJob& j, int n0, wgt_t w[TO][MAX_K]) {
+// Weight rows [r0, r0 + nrows) of the tile from one weight port (one burst).
+static void load_w_rows(const word_t* wgt, const LinearJob& j, int n0, int r0, int nrows,
+                        wgt_t w[TO][MAX_K]) {
   const int kb = wgt_beats(j.K + j.K_tail);
-  const int nrows = imin(TO, j.N - n0);
-  const uint32_t base = j.w_off + (uint32_t)(n0 * kb);
-  int o = 0, kk = 0;
+  const uint32_t base = j.w_off + (uint32_t)((n0 + r0) * kb);
+  int o = r0, kk = 0;
 w_beats:
   for (int b = 0; b < nrows * kb; b++) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = TO * MAX_K / WPW
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TO * MAX_K / WPW / WEIGHT_PORTS
     wgt_t v[WPW];
-    unpack_wgt(params[base + b], v);
+    unpack_wgt(wgt[base + b], v);
     for (int i = 0; i < WPW; i++) {
 #pragma HLS UNROLL
       w[o][kk * WPW + i] = v[i];
@@ -80,6 +80,17 @@ w_beats:
       o++;
     }
   }
+}
+
+// Weight rows [n0, n0 + TO) (those < N): rows split evenly over the weight ports,
+// one burst per port; the ports run in parallel.
+static void load_w_tile(EDGEMOE_WGT_DECL, const LinearJob& j, int n0, wgt_t w[TO][MAX_K]) {
+  const int nrows = imin(TO, j.N - n0);
+  const int per = (nrows + WEIGHT_PORTS - 1) / WEIGHT_PORTS;
+#define EM_LOAD_PORT(p, ptr) \
+  if ((p) * per < nrows) load_w_rows(ptr, j, n0, (p) * per, imin(per, nrows - (p) * per), w);
+  EDGEMOE_FOR_EACH_WGT(EM_LOAD_PORT)
+#undef EM_LOAD_PORT
 }
 
 // TO dot products of one input row with the weight tile: TI x TO MACs per cycle.
@@ -144,7 +155,7 @@ tile_rows:
   }
 }
 
-void linear_unit(const word_t* params, word_t* io, const LinearJob& j, const row_t* map_in,
+void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const LinearJob& j, const row_t* map_in,
                  const row_t* map_out, const Tables& T, const Model& m) {
   static act_t xbuf[TB][MAX_K];  // input rows of the token block, zero padded to a multiple of TI
   static wgt_t wbuf_a[TO][MAX_K];  // weight tile ping
@@ -165,17 +176,17 @@ token_blocks:
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
     const int nb = imin(TB, j.rows - r0);
     load_x_block(io, j, map_in, r0, nb, m, tail, xbuf);
-    load_w_tile(params, j, 0, wbuf_a);
+    load_w_tile(EDGEMOE_WGT_ARGS, j, 0, wbuf_a);
   out_tiles:
     for (int t = 0; t < ntiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / TO
       // Static ping-pong binding per branch lets the load of tile t+1 (params
       // port) overlap the compute of tile t (on-chip buffers, io port).
       if ((t & 1) == 0) {
-        if (t + 1 < ntiles) load_w_tile(params, j, (t + 1) * TO, wbuf_b);
+        if (t + 1 < ntiles) load_w_tile(EDGEMOE_WGT_ARGS, j, (t + 1) * TO, wbuf_b);
         compute_tile(params, io, j, xbuf, wbuf_a, bvec, t * TO, r0, nb, map_out, T);
       } else {
-        if (t + 1 < ntiles) load_w_tile(params, j, (t + 1) * TO, wbuf_a);
+        if (t + 1 < ntiles) load_w_tile(EDGEMOE_WGT_ARGS, j, (t + 1) * TO, wbuf_a);
         compute_tile(params, io, j, xbuf, wbuf_b, bvec, t * TO, r0, nb, map_out, T);
       }
     }

@@ -233,44 +233,46 @@ void load_tables(const word_t* params, const Model& m, Tables& T) {
 }
 
 // ------------------------------------------------------------------- one block
-static int run_block_fmt(const word_t* params, word_t* io, const Model& m, int i, int task,
+static int run_block_fmt(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, int i, int task,
                          int x_frac, const Tables& T) {
   Block b;
   load_block(params, m, i, b);
   layernorm_layer(params, io, m, m.io_x, x_frac, m.io_h, b, 1, T);
   EM_TRACE_IO(TR_NORM1, i, io, m.io_h, m.T, m.D);
-  qkv_layers(params, io, m, b, T);
+  qkv_layers(params, EDGEMOE_WGT_ARGS, io, m, b, T);
   EM_TRACE_IO(TR_Q, i, io, m.io_q, m.T, m.D);
   EM_TRACE_IO(TR_K, i, io, m.io_k, m.T, m.D);
   EM_TRACE_IO(TR_V, i, io, m.io_v, m.T, m.D);
   attention(io, m, b, T, i);
-  proj_layer(params, io, m, b, x_frac, T);
+  proj_layer(params, EDGEMOE_WGT_ARGS, io, m, b, x_frac, T);
   EM_TRACE_IO(TR_PROJ, i, io, m.io_x, m.T, m.D);
   x_frac = b.fmt(BD_FMT_PROJ).f;
   layernorm_layer(params, io, m, m.io_x, x_frac, m.io_h, b, 2, T);
   EM_TRACE_IO(TR_NORM2, i, io, m.io_h, m.T, m.D);
   if (b.w[BD_MOE]) {
-    moe_layer(params, io, m, b, x_frac, task, T, i);
+    moe_layer(params, EDGEMOE_WGT_ARGS, io, m, b, x_frac, task, T, i);
     EM_TRACE_IO(TR_COMBINE, i, io, m.io_x, m.T, m.D);
     return b.fmt(BD_FMT_COMBINE).f;
   }
-  dense_mlp(params, io, m, b, x_frac, T, i);
+  dense_mlp(params, EDGEMOE_WGT_ARGS, io, m, b, x_frac, T, i);
   EM_TRACE_IO(TR_FC2, i, io, m.io_x, m.T, m.D);
   return b.fmt(BD_FMT_FC2).f;
 }
 
-void run_block(const word_t* params, word_t* io, const Model& m, int i, int task,
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, int i, int task,
                const Tables& T) {
-  run_block_fmt(params, io, m, i, task, block_input_fmt(params, m, i).f, T);
+  run_block_fmt(params, EDGEMOE_WGT_ARGS, io, m, i, task, block_input_fmt(params, m, i).f, T);
 }
 
 // ----------------------------------------------------------------------- top
-void edgemoe_top(const word_t* params, word_t* io, uint32_t task, uint32_t* status) {
-#pragma HLS INTERFACE mode = m_axi port = params bundle = gmem0 offset = slave \
+void edgemoe_top(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, uint32_t task,
+                 uint32_t* status) {
+#pragma HLS INTERFACE mode = m_axi port = params bundle = gmem_io offset = slave \
     depth = PARAMS_DEPTH max_read_burst_length = 64 num_read_outstanding = 16 latency = 64
-#pragma HLS INTERFACE mode = m_axi port = io bundle = gmem1 offset = slave depth = IO_DEPTH \
+#pragma HLS INTERFACE mode = m_axi port = io bundle = gmem_io offset = slave depth = IO_DEPTH \
     max_read_burst_length = 64 max_write_burst_length = 64 num_read_outstanding = 16 \
     num_write_outstanding = 16 latency = 64
+  EDGEMOE_WGT_INTERFACE
 #pragma HLS INTERFACE mode = s_axilite port = params bundle = control
 #pragma HLS INTERFACE mode = s_axilite port = io bundle = control
 #pragma HLS INTERFACE mode = s_axilite port = task bundle = control
@@ -297,13 +299,13 @@ check_blocks:
   }
   static Tables T;
   load_tables(params, m, T);
-  patch_embed(params, io, m, T);
+  patch_embed(params, EDGEMOE_WGT_ARGS, io, m, T);
   EM_TRACE_IO(TR_EMBED, 0, io, m.io_x, m.T, m.D);
   int x_frac = m.embed.f;
 blocks:
   for (int i = 0; i < m.DEPTH; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_DEPTH
-    x_frac = run_block_fmt(params, io, m, i, (int)task, x_frac, T);
+    x_frac = run_block_fmt(params, EDGEMOE_WGT_ARGS, io, m, i, (int)task, x_frac, T);
   }
   *status = STATUS_OK;
 }

@@ -13,6 +13,10 @@ static Tables g_tables;
 
 static const word_t* W(const void* p) { return static_cast<const word_t*>(p); }
 
+// Weight-port argument lists: from an array of pointers, or one image for every port.
+#define EM_WGT_FROM_ARRAY(p, name) , W(wgt[p])
+#define EM_WGT_SAME(p, name) , same
+
 extern "C" {
 
 // 1 when word_t is a plain little-endian 16-byte word (numpy buffers are passed as word_t*).
@@ -30,9 +34,14 @@ int em_abi_check() {
 
 int em_act_w() { return EDGEMOE_ACT_W; }
 
-int em_top(const void* params, void* io, uint32_t task) {
+int em_weight_ports() { return WEIGHT_PORTS; }
+
+// The top function as the host calls it: wgt holds WEIGHT_PORTS pointers (the
+// addresses written into the wgt<p> registers; normally all the params image).
+int em_top(const void* params, const void* const* wgt, void* io, uint32_t task) {
   uint32_t status = 0;
-  edgemoe_top(W(params), static_cast<word_t*>(io), task, &status);
+  edgemoe_top(W(params) EDGEMOE_FOR_EACH_WGT(EM_WGT_FROM_ARRAY), static_cast<word_t*>(io), task,
+              &status);
   return (int)status;
 }
 
@@ -42,6 +51,7 @@ void em_set_trace(TraceHook hook) { edgemoe_trace_hook = hook; }
 // 0 patch embed, 1 LN1, 2 Q/K/V, 3 attention, 4 proj, 5 LN2, 6 dense MLP, 7 MoE.
 int em_stage(const void* params, void* io_v, int task, int block, int stage) {
   const word_t* p = W(params);
+  const word_t* same = p;
   word_t* io = static_cast<word_t*>(io_v);
   Model m;
   int st = decode_model(p, m);
@@ -54,19 +64,19 @@ int em_stage(const void* params, void* io_v, int task, int block, int stage) {
   const int x_frac = block_input_fmt(p, m, block).f;
   const int x2 = b.fmt(BD_FMT_PROJ).f;
   switch (stage) {
-    case 0: patch_embed(p, io, m, g_tables); break;
-    case 1: layernorm_layer(p, io, m, m.io_x, x_frac, m.io_h, b, 1, g_tables); break;
-    case 2: qkv_layers(p, io, m, b, g_tables); break;
-    case 3: attention(io, m, b, g_tables, block); break;
-    case 4: proj_layer(p, io, m, b, x_frac, g_tables); break;
-    case 5: layernorm_layer(p, io, m, m.io_x, x2, m.io_h, b, 2, g_tables); break;
-    case 6:
+    case ST_EMBED: patch_embed(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, g_tables); break;
+    case ST_NORM1: layernorm_layer(p, io, m, m.io_x, x_frac, m.io_h, b, 1, g_tables); break;
+    case ST_QKV: qkv_layers(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, g_tables); break;
+    case ST_ATTENTION: attention(io, m, b, g_tables, block); break;
+    case ST_PROJ: proj_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x_frac, g_tables); break;
+    case ST_NORM2: layernorm_layer(p, io, m, m.io_x, x2, m.io_h, b, 2, g_tables); break;
+    case ST_MLP:
       if (b.w[BD_MOE]) return STATUS_INCONSISTENT;
-      dense_mlp(p, io, m, b, x2, g_tables, block);
+      dense_mlp(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x2, g_tables, block);
       break;
-    case 7:
+    case ST_MOE:
       if (!b.w[BD_MOE]) return STATUS_INCONSISTENT;
-      moe_layer(p, io, m, b, x2, task, g_tables, block);
+      moe_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x2, task, g_tables, block);
       break;
     default: return STATUS_INCONSISTENT;
   }
@@ -214,7 +224,9 @@ int em_linear(const int64_t* x, int rows, int K, int x_frac, const int64_t* w, i
   Model m;
   std::memset(&m, 0, sizeof(m));
   row_t none[1] = {0};
-  linear_unit(params.data(), io.data(), j, none, none, g_tables, m);
+  const word_t* same = params.data();
+  linear_unit(params.data() EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io.data(), j, none, none, g_tables,
+              m);
   for (int r = 0; r < rows; r++) {
     read_act(io.data(), y_off + r * ya, N, row.data());
     for (int i = 0; i < N; i++) out[(size_t)r * N + i] = row[i];

@@ -92,7 +92,12 @@ int main(int argc, char** argv) {
       write_act(io.data(), m.io_in + (uint32_t)(r * act_beats(Wd)), Wd, row.data());
     }
     uint32_t status = 0;
-    edgemoe_top(params.data(), io.data(), (uint32_t)tasks[k].first, &status);
+    // Every weight port reads the params image, as the host programs them.
+    const word_t* same = params.data();
+#define TB_WGT(p, name) , same
+    edgemoe_top(params.data() EDGEMOE_FOR_EACH_WGT(TB_WGT), io.data(), (uint32_t)tasks[k].first,
+                &status);
+#undef TB_WGT
     if (status != STATUS_OK) {
       std::printf("task %d: kernel status %u\n", tasks[k].first, status);
       failures++;

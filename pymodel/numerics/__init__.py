@@ -1,4 +1,13 @@
-"""Bit-exact numerics of the HLS datapath (Vitis HLS ap_fixed / ap_int emulation)."""
+"""Bit-exact numerics of the HLS datapath (Vitis HLS ap_fixed / ap_int emulation).
+
+``fixed`` (the ap_fixed emulation) needs numpy only; the torch-based parts
+(forward, hwmath, qtorch) are imported when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .fixed import (
     MAX_WIDTH,
@@ -16,10 +25,28 @@ from .fixed import (
     sub,
     sub_format,
 )
-from .forward import ForwardResult, backbone_forward, calibrate
-from .hwmath import SPEC, MathSpec
-from .presets import PRESETS, NumericsPreset, get_preset
-from .qtorch import NumericsError, OverflowCounter
+
+_LAZY = {
+    "ForwardResult": ".forward",
+    "backbone_forward": ".forward",
+    "calibrate": ".forward",
+    "SPEC": ".hwmath",
+    "MathSpec": ".hwmath",
+    "PRESETS": ".presets",
+    "NumericsPreset": ".presets",
+    "get_preset": ".presets",
+    "NumericsError": ".qtorch",
+    "OverflowCounter": ".qtorch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pymodel.numerics' has no attribute {name!r}")
+
 
 __all__ = [
     "PRESETS",

@@ -42,6 +42,8 @@ import numpy.typing as npt
 
 __all__ = [
     "MAX_WIDTH",
+    "OVERFLOW_CODES",
+    "QUANT_CODES",
     "FixedFormat",
     "Overflow",
     "Quant",
@@ -92,6 +94,27 @@ class Overflow(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+#: Hardware encoding of the quantisation modes: the one owner of these numbers.
+#: The generated C++ header (``Q_*``) and SystemVerilog package (``hwmath_pkg::Q_*``),
+#: the descriptor words and the RTL parameters are all written from this table.
+QUANT_CODES: dict[Quant, int] = {
+    Quant.AP_TRN: 0,
+    Quant.AP_TRN_ZERO: 1,
+    Quant.AP_RND: 2,
+    Quant.AP_RND_ZERO: 3,
+    Quant.AP_RND_MIN_INF: 4,
+    Quant.AP_RND_INF: 5,
+    Quant.AP_RND_CONV: 6,
+}
+#: Hardware encoding of the overflow modes (``O_*``), generated for C++ and SystemVerilog.
+OVERFLOW_CODES: dict[Overflow, int] = {
+    Overflow.AP_WRAP: 0,
+    Overflow.AP_SAT: 1,
+    Overflow.AP_SAT_ZERO: 2,
+    Overflow.AP_SAT_SYM: 3,
+}
 
 
 # Test hook: force the exact (Python int) path even where int64 would do.

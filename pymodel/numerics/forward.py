@@ -554,6 +554,19 @@ def backbone_forward(
     )
 
 
+def model_preset(model, preset: str | NumericsPreset) -> NumericsPreset:
+    """The preset ``numerics=preset`` runs for ``model`` (its calibrated copy when stored)."""
+    return get_preset(_resolve(model, preset))
+
+
+def fixed_arith(model, preset: NumericsPreset, counter: OverflowCounter | None = None):
+    """A :class:`FixedArith` over ``model``'s weights in ``preset``, sharing the forward's
+    cache of quantised weights (what an export writes is what the golden forward uses)."""
+    return FixedArith(
+        _bank(model), preset, counter or OverflowCounter(), _weight_cache(model, preset)
+    )
+
+
 def _bank(model) -> dict:
     key = _param_version(model)
     cached = getattr(model, "_numerics_bank", None)

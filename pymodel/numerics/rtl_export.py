@@ -15,30 +15,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .fixed import Overflow, Quant
+from .fixed import OVERFLOW_CODES, QUANT_CODES
 from .hwmath import SPEC, MathSpec, tables
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO / "build" / "rtl"
 PACKAGE = "hwmath_pkg"
 
-#: Codes of the quantisation modes in the RTL (``requant`` parameter ``QUANT``).
-QUANT_CODES: dict[Quant, int] = {
-    Quant.AP_TRN: 0,
-    Quant.AP_TRN_ZERO: 1,
-    Quant.AP_RND: 2,
-    Quant.AP_RND_ZERO: 3,
-    Quant.AP_RND_MIN_INF: 4,
-    Quant.AP_RND_INF: 5,
-    Quant.AP_RND_CONV: 6,
-}
-#: Codes of the overflow modes in the RTL (``requant`` parameter ``OVF``).
-OVERFLOW_CODES: dict[Overflow, int] = {
-    Overflow.AP_WRAP: 0,
-    Overflow.AP_SAT: 1,
-    Overflow.AP_SAT_ZERO: 2,
-    Overflow.AP_SAT_SYM: 3,
-}
 #: LayerNorm epsilon is tabulated for squares with 0..LN_EPS_MAX_FQ fraction bits.
 LN_EPS_MAX_FQ = 31
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import random
 
-from pymodel.numerics.fixed import FixedFormat
-from pymodel.numerics.rtl_export import OVERFLOW_CODES, QUANT_CODES
+from pymodel.numerics.fixed import OVERFLOW_CODES, QUANT_CODES, FixedFormat
 
 _QUANT = {code: q for q, code in QUANT_CODES.items()}
 _OVF = {code: o for o, code in OVERFLOW_CODES.items()}

@@ -1,0 +1,95 @@
+"""Synthesis parameters of the accelerator: maxima (buffer sizes) and the engine design point.
+
+One :class:`Design` is the whole hardware configuration: the export writes it
+into the generated header (``edgemoe_config.h``) and the manifest, the
+performance and resource models (:mod:`pymodel.perf`) evaluate it, the
+design-space exploration sweeps it, and a bitstream records it. Model
+dimensions are *not* design parameters: they are run-time values of the
+descriptor, bounded by :class:`HlsMaxima`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HlsMaxima:
+    """Synthesis-time maxima: on-chip buffers are sized by these; descriptors beyond are refused.
+
+    The defaults cover every model preset (M3ViT-S on NYUD-v2 has 1201 tokens).
+    """
+
+    tokens: int = 1216
+    dim: int = 384
+    heads: int = 12
+    head_dim: int = 64
+    hidden: int = 1536  # dense MLP hidden and expert hidden
+    experts: int = 16
+    top_k: int = 4
+    tasks: int = 5
+    depth: int = 12
+    patch_in: int = 768  # in_chans * patch * patch
+    gate_in: int = 448  # router input (dim + task embedding for router='task')
+
+    @property
+    def k_max(self) -> int:
+        """Widest input of the linear unit."""
+        return max(self.dim, self.hidden, self.patch_in, self.gate_in)
+
+
+@dataclass(frozen=True)
+class Design:
+    """An engine design point (every field a synthesis parameter).
+
+    The linear unit is a ``mac_in x mac_out`` tile of MACs (one DSP48E2 each);
+    weights stream from DDR on ``weight_ports`` AXI masters of ``port_bits``
+    (one HP port each). See docs/HARDWARE.md for what each buffer holds.
+    """
+
+    maxima: HlsMaxima = field(default_factory=HlsMaxima)
+    mac_in: int = 16  # linear unit: inputs per cycle
+    mac_out: int = 16  # linear unit: outputs per cycle (mac_in x mac_out MACs)
+    token_block: int = 132  # token rows held on chip: edgemoe-t (129) loads each weight once
+    query_rows: int = 4  # attention: query rows sharing each K/V block
+    kv_block: int = 32  # attention: K/V rows per block
+    attention_lanes: int = 8  # attention: head-dim MACs per query row per cycle
+    weight_ports: int = 1  # AXI masters for weights (gmem_w0 ...), one HP port each
+    port_bits: int = 128  # data width of every AXI master
+    clock_mhz: float = 300.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name != "maxima" and (not isinstance(v, (int, float)) or v <= 0):
+                raise ValueError(f"Design.{f.name} must be a positive number, got {v!r}")
+        if not 1 <= self.weight_ports <= 4:
+            raise ValueError(
+                f"Design.weight_ports={self.weight_ports}: the ZCU104 PS has 4 HP ports"
+            )
+        if self.port_bits != 128:
+            raise ValueError("Design.port_bits: the engine's beat is 128 bits (one HP port beat)")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["maxima"] = asdict(self.maxima)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Design:
+        kw = {k: v for k, v in d.items() if k != "maxima"}
+        unknown = set(kw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown design parameters: {sorted(unknown)}")
+        return cls(maxima=HlsMaxima(**d.get("maxima", {})), **kw)
+
+    def with_(self, **changes: Any) -> Design:
+        """A copy with some fields changed (``maxima`` fields by name too)."""
+        mx = {k: changes.pop(k) for k in list(changes) if k in HlsMaxima.__dataclass_fields__}
+        d = replace(self, **changes)
+        return replace(d, maxima=replace(d.maxima, **mx)) if mx else d
+
+
+DEFAULT_DESIGN = Design()

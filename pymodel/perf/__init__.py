@@ -1,0 +1,1 @@
+"""Performance and resource models of the accelerator, and design-space exploration."""
