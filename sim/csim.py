@@ -57,6 +57,8 @@ KERNEL_SOURCES = (
 JOBS = 2  # parallel compiles (shared machines)
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 STAGES = CSIM_STAGES
+#: Stage buffers of the C ABI (em_chip_put / em_chip_get), by name.
+CHIP_BUFFERS = {"x": 0, "h": 1, "q": 2, "k": 3, "v": 4, "a": 5, "u": 6}
 _TRACE_NAMES = tuple(name for _, name in TRACE_KINDS)
 
 
@@ -195,6 +197,10 @@ def _load(path: Path) -> ctypes.CDLL:
         "em_abi_check": (_I, []),
         "em_act_w": (_I, []),
         "em_weight_ports": (_I, []),
+        "em_token_block": (_I, []),
+        "em_chip_put": (_I, [_I, _P, _I, _I, _I]),
+        "em_chip_get": (_I, [_I, _P, _I, _I, _I]),
+        "em_pack_mul": (None, [_P, _P, _P, _I, _P, _P]),
         "em_top": (_I, [_P, _P, _P, _U]),
         "em_set_trace": (None, [_TRACE_FN]),
         "em_stage": (_I, [_P, _P, _I, _I, _I]),
@@ -207,7 +213,7 @@ def _load(path: Path) -> ctypes.CDLL:
         "em_softmax": (None, [_P, _I, _I, _I, _U, _P]),
         "em_layernorm": (_I, [_P, _I, _I, _I, _P, _I, _P, _I, _L, _U, _U, _P]),
         "em_topk": (None, [_P, _I, _I, _I, _P]),
-        "em_linear": (_I, [_P, _I, _I, _I, _P, _I, _I, _P, _I, _P, _I, _U, _I, _U, _P]),
+        "em_linear": (_I, [_P, _I, _I, _U, _P, _I, _U, _P, _U, _P, _U, _U, _I, _U, _P]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -385,7 +391,8 @@ class CSim:
     def stage(
         self, io: np.ndarray, task: str | int, block: int, stage: str, layers: bool = False
     ) -> dict[str, np.ndarray]:
-        """Run one stage (``STAGES``) of ``block`` on io's current contents.
+        """Run one stage (``STAGES``) of ``block`` on the stage buffers (see :meth:`set_chip`,
+        :meth:`chip`); io holds the input image for ``embed``. Models of one token block.
 
         With ``layers`` the traced tensors of the stage are returned (as :meth:`run`).
         """
@@ -403,33 +410,50 @@ class CSim:
         return self._finish(record)
 
     def _collector(self, record: dict[str, Any]) -> Callable[..., None]:
+        # The engine traces a tensor in pieces: b is the first row (token, or token *
+        # top_k + slot for expert outputs) and a the head of scores / probabilities.
         def hook(kind: int, block: int, a: int, b: int, data: Any, rows: int, cols: int) -> None:
             arr = np.ctypeslib.as_array(data, shape=(rows * cols,)).reshape(rows, cols).copy()
             name = _TRACE_NAMES[kind]
             key = name if name == "embed" else f"blocks.{block}.{name}"
-            if name in ("attn.score", "attn.prob"):
-                record.setdefault(key, []).append((a, b, arr))
-            else:
-                record[key] = arr
+            record.setdefault(key, []).append((a, b, arr))
 
         return hook
 
     def _finish(self, record: dict[str, Any]) -> dict[str, np.ndarray]:
         t, d, h = self.desc["tokens"], self.desc["dim"], self.desc["heads"]
         out: dict[str, np.ndarray] = {}
-        for key, value in record.items():
+        for key, pieces in record.items():
             if key.endswith(("attn.score", "attn.prob")):
                 full = np.zeros((1, h, t, t), dtype=np.int64)
-                for head, row0, arr in value:
+                for head, row0, arr in pieces:
                     full[0, head, row0 : row0 + arr.shape[0]] = arr
                 out[key] = full
-            elif key.endswith("attn.out"):
-                out[key] = value.reshape(t, h, d // h).transpose(1, 0, 2)[None].copy()
+                continue
+            rows = max(row0 + arr.shape[0] for _, row0, arr in pieces)
+            full = np.zeros((rows, pieces[0][2].shape[1]), dtype=np.int64)
+            for _, row0, arr in pieces:
+                full[row0 : row0 + arr.shape[0]] = arr
+            if key.endswith("attn.out"):
+                full = full.reshape(t, h, d // h).transpose(1, 0, 2)[None].copy()
             elif key == "embed":
-                out[key] = value[None]
-            else:
-                out[key] = value
+                full = full[None]
+            out[key] = full
         return out
+
+    # ---------------------------------------------------------- stage buffers
+    def chip(self, buffer: str, rows: int, cols: int) -> np.ndarray:
+        """Rows [0, rows) x cols of a stage buffer (``CHIP_BUFFERS``) as int64."""
+        out = np.empty((rows, cols), dtype=np.int64)
+        if self.lib.em_chip_get(CHIP_BUFFERS[buffer], _ptr(out), rows, cols, 0) != 1:
+            raise CSimError(f"chip buffer {buffer}: {rows} x {cols} exceeds its size")
+        return out
+
+    def set_chip(self, buffer: str, raw: np.ndarray) -> None:
+        """Fill rows [0, len(raw)) of a stage buffer with a (rows, cols) raw matrix."""
+        a = _i64(raw).reshape(-1, np.shape(raw)[-1])
+        if self.lib.em_chip_put(CHIP_BUFFERS[buffer], _ptr(a), a.shape[0], a.shape[1], 0) != 1:
+            raise CSimError(f"chip buffer {buffer}: {a.shape} exceeds its size")
 
     # ------------------------------------------------------------------- units
     def requant(self, raw: Any, frac: int, fmt: FixedFormat | str) -> np.ndarray:
@@ -503,30 +527,44 @@ class CSim:
     def linear(
         self,
         x: Any,
-        x_frac: int,
+        x_fmt: FixedFormat | str,
         w: Any,
-        w_frac: int,
+        w_fmt: FixedFormat | str,
         out_fmt: FixedFormat | str,
         bias: Any | None = None,
-        b_frac: int = 0,
+        b_fmt: FixedFormat | str | None = None,
         residual: Any | None = None,
-        r_frac: int = 0,
+        r_fmt: FixedFormat | str | None = None,
         gelu_fmt: FixedFormat | str | None = None,
     ) -> np.ndarray:
-        """The linear unit alone: requant(x W^T + b + residual) [-> GELU]."""
+        """The linear unit alone: requant(x W^T + b + residual) [-> GELU].
+
+        Formats decide the datapath as in the engine: x and w both at most 8 bits
+        wide run the MAC array in packed mode (two MACs per DSP), and such a w is
+        streamed as 8-bit words.
+        """
         a, wt = _i64(x), _i64(w)
         b = None if bias is None else _i64(bias)
         r = None if residual is None else _i64(residual)
         out = np.empty((a.shape[0], wt.shape[0]), dtype=np.int64)
         g = _fmt_word(gelu_fmt) if gelu_fmt is not None else 0
+        bw = _fmt_word(b_fmt) if b_fmt is not None else 0
+        rw = _fmt_word(r_fmt) if r_fmt is not None else 0
         st = self.lib.em_linear(
-            _ptr(a), a.shape[0], a.shape[1], x_frac, _ptr(wt), wt.shape[0], w_frac,
-            _ptr(b), b_frac, _ptr(r), r_frac, _fmt_word(out_fmt), int(gelu_fmt is not None), g,
-            _ptr(out),
+            _ptr(a), a.shape[0], a.shape[1], _fmt_word(x_fmt), _ptr(wt), wt.shape[0],
+            _fmt_word(w_fmt), _ptr(b), bw, _ptr(r), rw, _fmt_word(out_fmt),
+            int(gelu_fmt is not None), g, _ptr(out),
         )  # fmt: skip
         if st != STATUS_CODES["OK"]:
             raise CSimError(f"linear: status {st}")
         return out
+
+    def pack_mul(self, x: Any, w_hi: Any, w_lo: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The MAC array's DSP packing: (x * w_hi, x * w_lo) from one multiplication."""
+        a, h, lo = _i64(x), _i64(w_hi), _i64(w_lo)
+        out_hi, out_lo = np.empty_like(a), np.empty_like(a)
+        self.lib.em_pack_mul(_ptr(a), _ptr(h), _ptr(lo), a.size, _ptr(out_hi), _ptr(out_lo))
+        return out_hi, out_lo
 
 
 def testbench(export_dir: str | Path) -> Path:

@@ -264,21 +264,51 @@ def test_linear_unit(tiny, numerics):
         t = torch.from_numpy
         res = None if trial % 2 else Q(t(r), rf)
         ref = A._linear("t", Q(t(x), xf), t(w), wf, Q(t(b), bf), "hidden", res).raw
-        out = sim.linear(x, xf.frac_bits, w, wf.frac_bits, yf, b, bf.frac_bits,
-                         None if res is None else r, rf.frac_bits)  # fmt: skip
+        rr = None if res is None else r
+        out = sim.linear(x, xf, w, wf, yf, b, bf, rr, rf)
         assert mismatches(out, ref.numpy()) == 0, (q, o)
         gelu_ref = gelu_fixed(ref, yf.frac_bits, gf).numpy()
-        out = sim.linear(x, xf.frac_bits, w, wf.frac_bits, yf, b, bf.frac_bits,
-                         None if res is None else r, rf.frac_bits, gelu_fmt=gf)  # fmt: skip
+        out = sim.linear(x, xf, w, wf, yf, b, bf, rr, rf, gelu_fmt=gf)
         assert mismatches(out, gelu_ref) == 0, (q, o, "gelu")
 
 
+def test_linear_unit_packed_8bit(tiny):
+    """x and w both 8 bits wide: two MACs per DSP and 8-bit weight words, still exact,
+    including the extremes (-128 * -128) and unsigned 8-bit x (probabilities)."""
+    sim = tiny["hw16"].sim
+    rng = np.random.default_rng(9)
+    t = torch.from_numpy
+    for signed in (True, False):
+        rows, k, n = 150, 70, 45
+        xf = FixedFormat(8, 3, signed)
+        wf, bf = FixedFormat(8, 1), FixedFormat(16, 6)
+        yf = FixedFormat(16, 8, True, "AP_RND_CONV", "AP_SAT")
+        lo, hi = (-128, 128) if signed else (0, 256)
+        x = rng.integers(lo, hi, (rows, k))
+        x[:3] = lo if signed else hi - 1  # extremes
+        w = rng.integers(-128, 128, (n, k))
+        w[:, :5] = -128
+        b = rng.integers(-(2**15), 2**15, n)
+        A = FixedArith({}, NumericsPreset("t", "fixed", {"hidden": yf}), OverflowCounter())
+        ref = A._linear("t", Q(t(x), xf), t(w), wf, Q(t(b), bf), "hidden").raw.numpy()
+        assert mismatches(sim.linear(x, xf, w, wf, yf, b, bf), ref) == 0, signed
+
+
+def test_dsp_packing_is_exact(tiny):
+    """Every 8-bit w_hi, w_lo pair against x in the signed and unsigned 8-bit ranges."""
+    sim = tiny["edgemoe"].sim
+    w = np.arange(-128, 128)
+    hi, lo = np.meshgrid(w, w)
+    for x in (-128, -127, -1, 0, 1, 127, 255):
+        xs = np.full(hi.size, x)
+        ph, pl = sim.pack_mul(xs, hi.ravel(), lo.ravel())
+        assert mismatches(ph, x * hi.ravel()) == 0 and mismatches(pl, x * lo.ravel()) == 0, x
+
+
 # --------------------------------------------------------------- block stages
-def _stage_io(case: Case, task: int, fill: dict[str, np.ndarray]) -> np.ndarray:
-    io = case.sim.new_io()
-    for region, raw in fill.items():
-        case.sim.write(io, region, raw.reshape(-1, raw.shape[-1]))
-    return io
+def _set(case: Case, **buffers: torch.Tensor) -> None:
+    for name, raw in buffers.items():
+        case.sim.set_chip(name, np.asarray(raw).reshape(-1, np.shape(raw)[-1]))
 
 
 @pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
@@ -289,9 +319,9 @@ def test_stage_patch_embed_and_layernorm(tiny, numerics):
     case.sim.write_image(io, case.sim.quantize(case.x[0]))
     case.sim.stage(io, 0, 0, "embed")
     t, d = case.model.cfg.num_tokens, case.model.cfg.dim
-    assert mismatches(case.sim.read(io, "io_x", t, d), g["embed"][0]) == 0
+    assert mismatches(case.sim.chip("x", t, d), g["embed"][0]) == 0
     case.sim.stage(io, 0, 0, "norm1")
-    assert mismatches(case.sim.read(io, "io_h", t, d), g["blocks.0.norm1"]) == 0
+    assert mismatches(case.sim.chip("h", t, d), g["blocks.0.norm1"]) == 0
 
 
 @pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
@@ -301,6 +331,7 @@ def test_stage_attention(tiny, numerics):
     g = case.golden(1).layers
     cfg = case.model.cfg
     t, d = cfg.num_tokens, cfg.dim
+    io = case.sim.new_io()
     for blk in range(cfg.depth):
         p = f"blocks.{blk}."
         x_in = (
@@ -308,16 +339,16 @@ def test_stage_attention(tiny, numerics):
             if blk == 0
             else g[f"blocks.{blk - 1}.mlp." + ("combine" if blk - 1 in cfg.moe_blocks else "fc2")]
         )
-        io = _stage_io(case, 1, {"io_h": g[p + "norm1"].numpy()})
+        _set(case, h=g[p + "norm1"])
         case.sim.stage(io, 1, blk, "qkv")
         for n in ("q", "k", "v"):
-            assert mismatches(case.sim.read(io, f"io_{n}", t, d), g[p + f"attn.{n}"]) == 0, n
+            assert mismatches(case.sim.chip(n, t, d), g[p + f"attn.{n}"]) == 0, n
         rec = case.sim.stage(io, 1, blk, "attention", layers=True)
         for n in ("score", "prob", "out"):
             assert mismatches(rec[p + f"attn.{n}"], g[p + f"attn.{n}"]) == 0, (blk, n)
-        case.sim.write(io, "io_x", x_in.numpy().reshape(t, d))
+        _set(case, x=x_in)
         case.sim.stage(io, 1, blk, "proj")
-        assert mismatches(case.sim.read(io, "io_x", t, d), g[p + "attn.proj"]) == 0
+        assert mismatches(case.sim.chip("x", t, d), g[p + "attn.proj"]) == 0
 
 
 @pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
@@ -326,12 +357,13 @@ def test_stage_dense_mlp(tiny, numerics):
     g = case.golden(0).layers
     cfg = case.model.cfg
     t, d = cfg.num_tokens, cfg.dim
-    io = _stage_io(case, 0, {"io_x": g["blocks.0.attn.proj"].numpy()})
+    io = case.sim.new_io()
+    _set(case, x=g["blocks.0.attn.proj"])
     case.sim.stage(io, 0, 0, "norm2")
-    assert mismatches(case.sim.read(io, "io_h", t, d), g["blocks.0.norm2"]) == 0
+    assert mismatches(case.sim.chip("h", t, d), g["blocks.0.norm2"]) == 0
     rec = case.sim.stage(io, 0, 0, "mlp", layers=True)
     assert mismatches(rec["blocks.0.mlp.gelu"], g["blocks.0.mlp.gelu"]) == 0
-    assert mismatches(case.sim.read(io, "io_x", t, d), g["blocks.0.mlp.fc2"]) == 0
+    assert mismatches(case.sim.chip("x", t, d), g["blocks.0.mlp.fc2"]) == 0
 
 
 @pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
@@ -346,12 +378,12 @@ def test_stage_moe_router_and_experts(tiny, numerics, task):
     t, d = cfg.num_tokens, cfg.dim
     blk = cfg.moe_blocks[0]
     p = f"blocks.{blk}."
-    io = _stage_io(case, task, {"io_x": g[p + "attn.proj"].numpy(), "io_h": g[p + "norm2"].numpy()})
-    rec = case.sim.stage(io, task, blk, "moe", layers=True)
+    _set(case, x=g[p + "attn.proj"], h=g[p + "norm2"])
+    rec = case.sim.stage(case.sim.new_io(), task, blk, "moe", layers=True)
     assert mismatches(rec[p + "mlp.gate"], g[p + "mlp.gate"]) == 0
     assert mismatches(rec[p + "mlp.route"], res.routing[f"blocks.{blk}"]) == 0
     assert mismatches(rec[p + "mlp.gate_prob"], g[p + "mlp.gate_prob"]) == 0
-    assert mismatches(case.sim.read(io, "io_x", t, d), g[p + "mlp.combine"]) == 0
+    assert mismatches(case.sim.chip("x", t, d), g[p + "mlp.combine"]) == 0
     # The last active expert's output is what forward.py records for h4toh.
     flat = res.routing[f"blocks.{blk}"].reshape(-1)
     last = int(flat.max())
@@ -381,7 +413,8 @@ def test_tiny_forward_every_task_every_layer(tiny, numerics):
         {"router": "single"},
         {"router": "task"},
         {"renormalize_gates": True, "top_k": 3},
-        # 145 tokens > TB: several token blocks per layer and expert queues longer than TB
+        # 145 tokens > TB: several token blocks per layer (the residual stream goes
+        # through io_x between phases) and long expert queues
         {"img_size": (192, 192), "num_experts": 2, "top_k": 2},
     ],
     ids=["single-router", "task-router", "renormalised-top3", "long-queues"],

@@ -1,11 +1,18 @@
-// The layer-wise Edge-MoE engine: descriptor decoding, the units, the top function.
+// The layer-wise Edge-MoE engine: decoded descriptors, on-chip buffers, jobs, units.
 //
-// Dataflow per block (activations in DDR, tiles on chip):
-//   LN1 -> Q,K,V (linear unit) -> attention -> proj + residual (linear unit)
-//   -> LN2 -> dense MLP (fc1+GELU, fc2 + residual) or MoE (gate logits,
-//   router, per-expert queues, expert-major htoh4+GELU / h4toh, combine).
-// Model dimensions are run-time values from the descriptor, bounded by the
-// MAX_* synthesis maxima of edgemoe_config.h.
+// Schedule (docs/HARDWARE.md, "Engine"): tokens are processed in token blocks
+// of up to TB rows whose activations stay on chip; K and V of every token stay
+// on chip for the whole transformer block. Per block:
+//   K/V phase   for each token block: LN1 -> K, V (linear unit) into the KV store;
+//   main phase  for each token block: LN1 -> Q -> attention (per query block and
+//               head: scores on the MAC array, online softmax, probabilities x V on
+//               the MAC array) -> proj + residual -> LN2 -> dense MLP (fc1 + GELU,
+//               fc2 + residual) or MoE (router logits, top-k + gates, per-expert
+//               queues, expert-major htoh4 + GELU / h4toh, gated scatter-add,
+//               combine).
+// With one token block (T <= TB) the residual stream never leaves the chip;
+// otherwise it lives in io_x and each block is loaded and stored once per phase.
+// Model dimensions are run-time values from the descriptor, bounded by MAX_*.
 #ifndef EDGEMOE_ENGINE_H
 #define EDGEMOE_ENGINE_H
 
@@ -13,13 +20,14 @@
 
 // Decoded global descriptor.
 struct Model {
-  int T, N, D, H, HD, MLP, EH, E, K, TASKS, DEPTH, C, P, IMG_H, IMG_W, GH, GW, PIN;
-  int router, GIN, renorm;
+  int tokens, patches, dim, heads, head_dim, mlp_hidden, expert_hidden, experts, top_k, tasks;
+  int depth, in_chans, patch, img_h, img_w, grid_h, grid_w, patch_in, router, gate_in, renorm;
   Fmt input, patch_w, patch_b, pos, cls, embed;
   uint32_t off_patch_w, off_patch_b, off_cls, off_pos, off_blocks, block_beats;
   uint32_t off_tables[6];  // exp2, recip, rsqrt_even, rsqrt_odd, gelu, log2e
-  uint32_t io_in, io_x, io_h, io_q, io_k, io_v, io_a, io_u, io_g, io_y;
+  uint32_t io_in, io_x;  // input image and residual stream / output tokens in io
   uint32_t params_beats, io_beats;
+  int token_blocks;  // ceil(tokens / TB)
 };
 
 // Decoded block descriptor (raw words kept: formats decoded where used).
@@ -27,70 +35,117 @@ struct Block {
   uint32_t w[BD_COUNT];
   Fmt fmt(int field) const { return decode_fmt(w[field]); }
   uint32_t off(int field) const { return w[field]; }
+  bool moe() const { return w[BD_MOE] == 1; }
 };
 
-// What the linear unit reads, multiplies and writes (one job per layer / expert).
-enum XMode { XM_ROWS = 0, XM_PATCHES = 1 };
-enum RMode { RM_NONE = 0, RM_IO = 1, RM_PARAMS = 2 };
+// --------------------------------------------------------------- on-chip buffers
+// Every buffer of the engine (sizes from the synthesis maxima and the design).
+// Token-block buffers hold rows [row0, row0 + TB) of the current token block.
+struct Chip {
+  act_t x[TB][MAX_DIM];  // residual stream of the token block
+  act_t h[TB][MAX_DIM];  // LayerNorm output (linear-unit input)
+  act_t q[TB][MAX_DIM];  // queries
+  act_t a[TB][MAX_DIM];  // attention output (heads concatenated)
+  act_t u[TB][MAX_HIDDEN];  // MLP / expert hidden after GELU; patches of the embedding
+  act_t k[MAX_TOKENS][MAX_DIM];  // KV store: keys of every token
+  act_t v[MAX_TOKENS][MAX_DIM];  // KV store: values of every token
+  act_t s[3][QB][MAX_TOKENS];  // scores of three heads in flight (softmax pipeline)
+  int64_t m[3][QB];  // online softmax: running max per row
+  PFloat inv[3][QB];  // 1 / running sum per row
+  acc_t acc[TB][MAX_DIM];  // MoE combine: residual + gated expert outputs, exact
+  act_t g[TB][MAX_EXPERTS];  // router logits
+  row_t map_in[TB * MAX_TOP_K];  // expert queues: token row of each entry, by expert
+  prob_t gate_of[TB * MAX_TOP_K];  // its gate value
+  uint32_t slot_of[TB * MAX_TOP_K];  // its (token * top_k + slot) index (C simulation trace)
+  uint8_t route_idx[TB][MAX_TOP_K];  // experts per token, best first
+  prob_t route_gate[TB][MAX_TOP_K];  // their gates (gate_prob format)
+  int q_count[MAX_EXPERTS], q_start[MAX_EXPERTS];
+};
+
+// ------------------------------------------------------------------ linear jobs
+// The unified linear unit computes rows x out_features outputs of
+//   y[r][n] = requant(sum_k x[r][k] * w[n][k] + bias[n] + residual[r][n])  [-> GELU]
+// with every operand a view of an on-chip buffer or of DDR (weights).
+enum XSource { XS_H = 0, XS_A, XS_U, XS_Q, XS_PROB };  // x rows
+enum WSource { WS_DDR = 0, WS_KEYS, WS_VALUES };  // weights: DDR tiles or the KV store
+enum YSink { YS_X = 0, YS_K, YS_V, YS_Q, YS_SCORE, YS_A, YS_U, YS_G, YS_ACC };
+enum Residual { RES_NONE = 0, RES_X, RES_POS };
 
 struct LinearJob {
-  int rows;  // output rows
-  // input rows: io rows (optionally gathered through map_in) or image patches
-  int x_mode;
-  uint32_t x_off;
-  int x_stride;  // beats per input row
-  int x_row0;
-  bool x_gather;
-  int K;  // inputs read per row
-  int K_tail;  // constant inputs appended to every row (router task feature), from params
-  uint32_t tail_off;
-  int x_frac;
-  // weights (N rows of K + K_tail, row-padded to beats), optional bias
-  uint32_t w_off;
-  int N;
-  int w_frac;
+  int rows;  // output rows (tokens of the block or of an expert queue)
+  // x: rows of an on-chip buffer, optionally gathered through Chip::map_in
+  int x_source;
+  bool x_gather;  // row r reads row Chip::map_in[map0 + r]
+  int map0;  // first queue entry of the job (experts)
+  int x_row0;  // otherwise row r reads row x_row0 + r
+  int x_col0;  // first column read (head slice for queries)
+  int in_features;  // inputs per row (K of the matmul)
+  int in_tail;  // constant inputs appended to every row (router task feature)
+  Fmt x_fmt;
+  // weights: out_features rows of in_features (+ in_tail) words
+  int w_source;
+  uint32_t w_off;  // DDR: beat offset of row 0; KV store: column of the head
+  int out_features;
+  Fmt w_fmt;
+  // bias (params, 16-bit words) and residual (aligned into the accumulator)
   bool bias;
   uint32_t b_off;
   int b_frac;
-  // residual added in the accumulator (aligned), from io or params rows
-  int r_mode;
-  uint32_t r_off;
-  int r_stride;
-  int r_row0;
+  int residual;
   int r_frac;
-  // output: requantise to y_fmt, optionally GELU to g_fmt; rows scattered through map_out
-  uint32_t y_off;
-  int y_stride;
-  int y_row0;
-  bool y_scatter;
+  int r_row0;  // first row of the residual (position embedding: token 1)
+  uint32_t r_off;  // residual rows in params (position embedding)
+  int s_frac;  // x = probabilities: fraction bits of the scores they come from
+  // output
+  int y_sink;
+  int y_col0;  // first column written (head slice)
+  int y_row0;  // row r writes (and takes its residual from) row y_row0 + r
+  int slot;  // softmax pipeline slot (scores / probabilities)
   Fmt y_fmt;
   bool gelu;
   Fmt g_fmt;
 };
+
+// Operands the MAC array multiplies are packed two per DSP when both fit 8 bits.
+inline bool packed_mode(const Fmt& x, const Fmt& w) { return x.w <= 8 && w.w <= 8; }
+
+// Two MACs per DSP48E2: x * w_hi and x * w_lo from one 27 x 18 multiplication
+// (pre-adder: w_hi * 2^18 + w_lo; x: 9-bit signed or less, w: 8-bit signed).
+// |x * w_lo| < 2^17, so the product's low 18 bits sign-extended are x * w_lo
+// exactly and the remaining bits x * w_hi.
+inline void pack_mul(int x, int w_hi, int w_lo, int& p_hi, int& p_lo) {
+#pragma HLS INLINE
+  const int64_t p = (int64_t)x * (int64_t)(w_hi * (1 << 18) + w_lo);
+  const int64_t lo = (int64_t)(int32_t)((uint32_t)p << 14) >> 14;  // sign-extend bits 17:0
+  p_lo = (int)lo;
+  p_hi = (int)((p - lo) >> 18);
+}
 
 // --- units (hls/src) ----------------------------------------------------------
 void load_tables(const word_t* params, const Model& m, Tables& T);
 int decode_model(const word_t* params, Model& m);
 int check_model(const Model& m);
 void load_block(const word_t* params, const Model& m, int i, Block& b);
-int check_block(const Model& m, const Block& b, int i, const Fmt& x_in);
+int check_block(const Model& m, const Block& b, const Fmt& x_in);
 Fmt block_input_fmt(const word_t* params, const Model& m, int i);
 
-void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const LinearJob& job, const row_t* map_in,
-                 const row_t* map_out, const Tables& T, const Model& m);
-void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Tables& T);
-void layernorm_layer(const word_t* params, word_t* io, const Model& m, uint32_t x_off, int x_frac,
-                     uint32_t y_off, const Block& b, int which, const Tables& T);
-void qkv_layers(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, const Tables& T);
-void attention(word_t* io, const Model& m, const Block& b, const Tables& T, int block);
-void proj_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-                const Tables& T);
-void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-               const Tables& T, int block);
-void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-               int task, const Tables& T, int block);
-void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, int i, int task,
-               const Tables& T);
+LinearJob blank_job();
+void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& job,
+                 const act_t* tail, const Tables& T);
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c,
+                 const Model& m, int row0, int rows, const Tables& T);
+void layernorm_rows(const word_t* params, Chip& c, const Model& m, const Block& b, int which,
+                    int x_frac, int rows, const Tables& T);
+void attention(Chip& c, const Model& m, const Block& b, int row0, int rows, const Tables& T,
+               int block);
+void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
+               int x_frac, int task, int row0, int rows, const Tables& T, int block);
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,
+               int i, int task, int x_frac, const Tables& T);
+
+// Residual stream of a token block: from io_x / to io_x (T > TB only).
+void load_x(const word_t* io, Chip& c, const Model& m, int row0, int rows);
+void store_x(word_t* io, const Chip& c, const Model& m, int row0, int rows);
 
 // Top function: AXI4-Lite control; AXI4 masters gmem_io (params and io) and one per
 // weight port (gmem_w0 ...); arguments and register map from pymodel.export.regmap.
@@ -99,14 +154,28 @@ void edgemoe_top(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, uint32_t ta
 
 // --- C simulation trace (not synthesised; TraceKind is generated) ------------
 #ifdef EDGEMOE_CSIM_TRACE
+#include <vector>
 typedef void (*TraceHook)(int kind, int block, int a, int b, const int64_t* data, int rows,
                           int cols);
 extern TraceHook edgemoe_trace_hook;
-void trace_io(int kind, int block, const word_t* io, uint32_t off, int rows, int cols);
 void trace_data(int kind, int block, int a, int b, const int64_t* data, int rows, int cols);
-#define EM_TRACE_IO(kind, block, io, off, rows, cols) trace_io(kind, block, io, off, rows, cols)
+// Expert outputs y (before the gate) by (token * top_k + slot), emitted per MoE layer.
+void trace_expert_output(uint32_t index, int col, int64_t y);
+void trace_expert_flush(int block, uint32_t first, int rows, int cols);
+// rows x cols of a chip buffer (any element type) holding tokens [row0, row0 + rows):
+// the hook gets b = row0 so that the caller can assemble whole tensors.
+template <typename T, int COLS>
+void trace_rows(int kind, int block, int a, int row0, const T (*buf)[COLS], int rows, int cols) {
+  if (!edgemoe_trace_hook) return;
+  std::vector<int64_t> out((size_t)rows * cols);
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < cols; k++) out[(size_t)r * cols + k] = (int64_t)buf[r][k];
+  edgemoe_trace_hook(kind, block, a, row0, out.data(), rows, cols);
+}
+#define EM_TRACE_ROWS(kind, block, a, row0, buf, rows, cols) \
+  trace_rows(kind, block, a, row0, buf, rows, cols)
 #else
-#define EM_TRACE_IO(kind, block, io, off, rows, cols)
+#define EM_TRACE_ROWS(kind, block, a, row0, buf, rows, cols)
 #endif
 
 #endif  // EDGEMOE_ENGINE_H

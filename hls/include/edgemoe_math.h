@@ -237,6 +237,11 @@ ln_out:
 // (insertion into a sorted list of k as the logits stream in index order).
 inline void topk_row(const int64_t* logits, int n, int k, int* idx) {
   int64_t val[MAX_TOP_K];
+  for (int j = 0; j < MAX_TOP_K; j++) {  // defined contents: no slot is ever read unset
+#pragma HLS UNROLL
+    val[j] = 0;
+    idx[j] = 0;
+  }
   int cnt = 0;
 topk_scan:
   for (int e = 0; e < n; e++) {

@@ -1,12 +1,14 @@
-// Word types, AXI beat packing and DDR row access of the Edge-MoE engine.
+// Word types, AXI beat packing, DDR row access and the shared helpers of the engine.
 //
-// Numerics build: the activation word width EDGEMOE_ACT_W (16 for hw16, 32 for
-// edgemoe) is a compile-time constant from the generated edgemoe_config.h;
-// everything else about a tensor's format (fraction bits, signedness,
-// rounding and overflow modes) is run-time data from the layer descriptor.
-// Arithmetic uses plain C integer types: they synthesise to the same
-// operators as ap_int (HLS narrows them from the operand widths) and keep
-// C simulation fast; only the AXI beat is an ap_uint.
+// Widths are the formats' widths, not int64: an activation word is
+// EDGEMOE_ACT_W bits (16 for hw16/hw8, 32 for edgemoe), a weight word 16 bits
+// or 8 bits (a matrix whose format is at most 8 bits wide is stored and
+// streamed as 8-bit words, two per 16 bits of DDR), a product of an
+// activation and a weight EDGEMOE_ACT_W + 16 bits, and the linear unit's exact
+// accumulator ACC_W bits; the descriptor check refuses formats whose aligned
+// bias or residual would not fit it. Format details beyond the width
+// (fraction bits, signedness, rounding and overflow modes) are run-time data
+// from the layer descriptor.
 #ifndef EDGEMOE_TYPES_H
 #define EDGEMOE_TYPES_H
 
@@ -19,27 +21,71 @@
 #if EDGEMOE_ACT_W == 32
 typedef int32_t act_t;  // activation word (edgemoe: ap_fixed<32,10> raw)
 #elif EDGEMOE_ACT_W == 16
-typedef int16_t act_t;  // activation word (hw16: 16-bit raw)
+typedef int16_t act_t;  // activation word (hw16 / hw8: 16-bit raw)
 #else
 #error "EDGEMOE_ACT_W must be 16 or 32"
 #endif
-typedef int16_t wgt_t;  // weight / bias / norm parameter word
-typedef int64_t acc_t;  // exact accumulator: the contract bounds every sum below 2^62
-typedef int32_t prob_t;  // probabilities and gates (signed act word or unsigned <= 31 bits)
+typedef int16_t wgt_t;  // weight / bias / norm parameter word (an 8-bit weight sign-extended)
 typedef uint16_t row_t;  // token / queue row index
-typedef ap_uint<128> word_t;  // one AXI beat
+typedef ap_uint<128> word_t;  // one AXI beat (the width of a ZynqMP HP port)
+
+typedef int32_t prob_t;  // probabilities and gates (signed act word or unsigned <= 31 bits)
+
+// MAC array operands: x is an activation or a probability (an unsigned 16-bit
+// probability needs 17 signed bits), w a weight or a key/value activation.
+typedef ap_int<EDGEMOE_ACT_W + 1> mx_t;
+typedef act_t mw_t;
+// Exact accumulator: MAX_K products plus the aligned bias and residual; the
+// descriptor check keeps every aligned term below 2^(ACC_W - 3).
+#define ACC_W (2 * EDGEMOE_ACT_W + 16)
+typedef ap_int<ACC_W> acc_t;
+typedef ap_int<2 * EDGEMOE_ACT_W + 1> prod_t;  // one x * w product
+// A sum of TI products (one DSP column's adder tree). Synthesis uses the exact
+// width; C simulation a native integer at least as wide (the same values, as
+// the static_assert proves: TI products of these widths cannot exceed it), so
+// that the simulation runs at native speed.
+#define DOT_W (2 * EDGEMOE_ACT_W + 1 + 5)
+#ifdef __SYNTHESIS__
+typedef ap_int<DOT_W> dot_t;
+#elif EDGEMOE_ACT_W == 16
+typedef int64_t dot_t;
+static_assert(DOT_W <= 64, "dot_t must hold a sum of TI products");
+#else
+typedef __int128 dot_t;
+static_assert(DOT_W <= 128, "dot_t must hold a sum of TI products");
+#endif
+
+// A dot-product sum as an accumulator value (ap_int has no __int128 constructor).
+inline acc_t dot_to_acc(dot_t v) {
+#pragma HLS INLINE
+#if !defined(__SYNTHESIS__) && EDGEMOE_ACT_W != 16
+  acc_t hi = (acc_t)(int64_t)(v >> 64);
+  hi <<= 64;
+  return hi + (acc_t)(uint64_t)v;
+#else
+  return (acc_t)v;
+#endif
+}
 
 enum {
   BEAT_BITS = 128,
   APW = BEAT_BITS / EDGEMOE_ACT_W,  // activations per beat
-  WPW = BEAT_BITS / EDGEMOE_WEIGHT_W,  // weights per beat
-  HALF_ACT = APW / 2,
-  HALF_WGT = WPW / 2
+  WPW = BEAT_BITS / 16,  // 16-bit weights per beat
+  WPW8 = BEAT_BITS / 8,  // 8-bit weights per beat
+  HALF_ACT = APW / 2
 };
 
+// ---------------------------------------------------------------- shared helpers
+inline int imin(int a, int b) { return a < b ? a : b; }
+inline int imax(int a, int b) { return a > b ? a : b; }
+inline int div_roundup(int n, int d) { return (n + d - 1) / d; }
+inline int round_up(int n, int d) { return div_roundup(n, d) * d; }
+
 // Beats holding n activation / weight words (rows are padded to whole beats).
-inline int act_beats(int n) { return (n + APW - 1) / APW; }
-inline int wgt_beats(int n) { return (n + WPW - 1) / WPW; }
+inline int act_beats(int n) { return div_roundup(n, APW); }
+inline int wgt_beats(int n) { return div_roundup(n, WPW); }
+// Beats of one weight row of n words stored at `bits` (8 or 16) per word.
+inline int wrow_beats(int n, int bits) { return div_roundup(n, bits <= 8 ? WPW8 : WPW); }
 
 // Left shift of a signed value without the C++17 undefined behaviour on negatives.
 inline int64_t shl(int64_t v, int n) { return (int64_t)((uint64_t)v << n); }
@@ -55,13 +101,19 @@ inline void unpack_act(const word_t& w, act_t out[APW]) {
   }
 }
 
-inline void unpack_wgt(const word_t& w, wgt_t out[WPW]) {
+// 16 8-bit weights (narrow) or 8 16-bit weights of one beat, sign-extended to wgt_t.
+inline int unpack_wgt(const word_t& w, bool narrow, wgt_t out[WPW8]) {
 #pragma HLS INLINE
   const uint64_t half[2] = {w.range(63, 0).to_uint64(), w.range(127, 64).to_uint64()};
-  for (int i = 0; i < WPW; i++) {
+  for (int i = 0; i < WPW8; i++) {
 #pragma HLS UNROLL
-    out[i] = (wgt_t)(half[i / HALF_WGT] >> ((i % HALF_WGT) * EDGEMOE_WEIGHT_W));
+    if (narrow) {
+      out[i] = (wgt_t)(int8_t)(half[i / 8] >> ((i % 8) * 8));
+    } else if (i < WPW) {
+      out[i] = (wgt_t)(half[i / 4] >> ((i % 4) * 16));
+    }
   }
+  return narrow ? WPW8 : WPW;
 }
 
 inline void unpack_u32(const word_t& w, uint32_t out[4]) {
@@ -91,9 +143,8 @@ inline word_t pack_act(const act_t in[APW]) {
 // n activation words from beat `off` (one burst); words past n are not touched.
 inline void read_act(const word_t* mem, uint32_t off, int n, act_t* dst) {
 #pragma HLS INLINE
-  const int beats = act_beats(n);
 read_act_beats:
-  for (int b = 0; b < beats; b++) {
+  for (int b = 0; b < act_beats(n); b++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / APW
     act_t v[APW];
@@ -108,9 +159,8 @@ read_act_beats:
 // n activation words to beat `off`; the tail of the last beat is zero padding.
 inline void write_act(word_t* mem, uint32_t off, int n, const act_t* src) {
 #pragma HLS INLINE
-  const int beats = act_beats(n);
 write_act_beats:
-  for (int b = 0; b < beats; b++) {
+  for (int b = 0; b < act_beats(n); b++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / APW
     act_t v[APW];
@@ -122,15 +172,15 @@ write_act_beats:
   }
 }
 
+// n 16-bit parameter words (biases, norms) from beat `off`.
 inline void read_wgt(const word_t* mem, uint32_t off, int n, wgt_t* dst) {
 #pragma HLS INLINE
-  const int beats = wgt_beats(n);
 read_wgt_beats:
-  for (int b = 0; b < beats; b++) {
+  for (int b = 0; b < wgt_beats(n); b++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / WPW
-    wgt_t v[WPW];
-    unpack_wgt(mem[off + b], v);
+    wgt_t v[WPW8];
+    unpack_wgt(mem[off + b], false, v);
     for (int i = 0; i < WPW; i++) {
 #pragma HLS UNROLL
       if (b * WPW + i < n) dst[b * WPW + i] = v[i];
@@ -143,7 +193,7 @@ inline void read_u32(const word_t* mem, uint32_t off, int n, uint32_t* dst) {
 read_u32_beats:
   for (int b = 0; b < (n + 3) / 4; b++) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 64
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 128
     uint32_t v[4];
     unpack_u32(mem[off + b], v);
     for (int i = 0; i < 4; i++) {

@@ -1,348 +1,318 @@
-// Layers built on the units: patch embedding, LayerNorm, Q/K/V, projection,
-// dense MLP and the mixture of experts (router, per-expert queues,
-// expert-major execution, scatter-add combine).
+// Layers built on the units: patch embedding, LayerNorm, the two phases of a
+// transformer block, the dense MLP and the mixture of experts (router, per-expert
+// queues, expert-major execution, gated scatter-add, combine).
 #include "edgemoe_engine.h"
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-
-// A job with every field cleared (no residual, no gather/scatter, no GELU).
-static LinearJob blank_job() {
-  LinearJob j;
-  j.rows = 0;
-  j.x_mode = XM_ROWS;
-  j.x_off = 0;
-  j.x_stride = 0;
-  j.x_row0 = 0;
-  j.x_gather = false;
-  j.K = 0;
-  j.K_tail = 0;
-  j.tail_off = 0;
-  j.x_frac = 0;
-  j.w_off = 0;
-  j.N = 0;
-  j.w_frac = 0;
-  j.bias = false;
-  j.b_off = 0;
-  j.b_frac = 0;
-  j.r_mode = RM_NONE;
-  j.r_off = 0;
-  j.r_stride = 0;
-  j.r_row0 = 0;
-  j.r_frac = 0;
-  j.y_off = 0;
-  j.y_stride = 0;
-  j.y_row0 = 0;
-  j.y_scatter = false;
-  j.y_fmt = decode_fmt(0);
-  j.gelu = false;
-  j.g_fmt = decode_fmt(0);
+// A weight-streaming job from DDR: rows of x -> out_features, bias from params.
+static LinearJob ddr_job(int rows, int x_source, int in_features, const Fmt& x_fmt, uint32_t w_off,
+                         int out_features, const Fmt& w_fmt, uint32_t b_off, const Fmt& b_fmt,
+                         int y_sink, const Fmt& y_fmt) {
+  LinearJob j = blank_job();
+  j.rows = rows;
+  j.x_source = x_source;
+  j.in_features = in_features;
+  j.x_fmt = x_fmt;
+  j.w_source = WS_DDR;
+  j.w_off = w_off;
+  j.out_features = out_features;
+  j.w_fmt = w_fmt;
+  j.bias = true;
+  j.b_off = b_off;
+  j.b_frac = b_fmt.f;
+  j.y_sink = y_sink;
+  j.y_fmt = y_fmt;
   return j;
 }
 
-static row_t no_map[1];
-
-// io rows -> io rows through weights `w_off` with bias `b_off`.
-static LinearJob rows_job(const Model& m, int rows, uint32_t x_off, int K, int x_frac,
-                          uint32_t w_off, int N, const Fmt& wf, uint32_t b_off, const Fmt& bf,
-                          uint32_t y_off, int y_cols, const Fmt& yf) {
-  LinearJob j = blank_job();
-  j.rows = rows;
-  j.x_off = x_off;
-  j.x_stride = act_beats(K);
-  j.K = K;
-  j.x_frac = x_frac;
-  j.w_off = w_off;
-  j.N = N;
-  j.w_frac = wf.f;
-  j.bias = true;
-  j.b_off = b_off;
-  j.b_frac = bf.f;
-  j.y_off = y_off;
-  j.y_stride = act_beats(y_cols);
-  j.y_fmt = yf;
-  (void)m;
-  return j;
+// A block's linear layer (weights / bias / output formats by descriptor field).
+static LinearJob block_job(const Block& b, int rows, int x_source, int in_features, int x_fmt,
+                           int w_off, int w_fmt, int b_off, int b_fmt, int out_features,
+                           int y_sink, int y_fmt) {
+  return ddr_job(rows, x_source, in_features, b.fmt(x_fmt), b.off(w_off), out_features,
+                 b.fmt(w_fmt), b.off(b_off), b.fmt(b_fmt), y_sink, b.fmt(y_fmt));
 }
 
 // ------------------------------------------------------------ patch embedding
-void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Tables& T) {
-  // Patches x W^T + bias + pos[1:], requantised once, into token rows 1..N.
-  LinearJob j = blank_job();
-  j.rows = m.N;
-  j.x_mode = XM_PATCHES;
-  j.K = m.PIN;
-  j.x_frac = m.input.f;
-  j.w_off = m.off_patch_w;
-  j.N = m.D;
-  j.w_frac = m.patch_w.f;
-  j.bias = true;
-  j.b_off = m.off_patch_b;
-  j.b_frac = m.patch_b.f;
-  j.r_mode = RM_PARAMS;
-  j.r_off = m.off_pos;
-  j.r_stride = act_beats(m.D);
-  j.r_row0 = 1;
-  j.r_frac = m.pos.f;
-  j.y_off = m.io_x;
-  j.y_stride = act_beats(m.D);
-  j.y_row0 = 1;
-  j.y_fmt = m.embed;
-  linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
-  // cls row: cls and pos[0] aligned to the finer of their formats, added
-  // exactly, requantised once (FixedArith.patch_embed).
-  static act_t cls[MAX_DIM], pos0[MAX_DIM], row[MAX_DIM];
-  read_act(params, m.off_cls, m.D, cls);
-  read_act(params, m.off_pos, m.D, pos0);
-  const int cf = m.cls.f > m.pos.f ? m.cls.f : m.pos.f;
-cls_row:
-  for (int d = 0; d < m.D; d++) {
+// Tokens [row0, row0 + rows) of the residual stream: patches x W^T + bias + pos,
+// requantised once; token 0 is cls + pos[0] (aligned to the finer format, exact).
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c,
+                 const Model& m, int row0, int rows, const Tables& T) {
+  const int img_row = act_beats(m.img_w);
+  const int first = row0 == 0 ? 1 : 0;  // block row of the first patch token
+pe_gather:
+  for (int r = first; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
+    // Patch n = token - 1: elements (c, py, px) at image rows gy*P+py, columns gx*P+px.
+    const int n = row0 + r - 1;
+    const int gy = n / m.grid_w, gx = n - gy * m.grid_w;
+    for (int ch = 0; ch < m.in_chans; ch++) {
+      for (int py = 0; py < m.patch; py++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 16
+        const uint32_t src = m.io_in + (uint32_t)((ch * m.img_h + gy * m.patch + py) * img_row) +
+                             (uint32_t)(gx * m.patch / APW);
+        read_act(io, src, m.patch, c.u[r] + (ch * m.patch + py) * m.patch);
+      }
+    }
+  }
+  if (rows > first) {
+    LinearJob j = ddr_job(rows - first, XS_U, m.patch_in, m.input, m.off_patch_w, m.dim,
+                          m.patch_w, m.off_patch_b, m.patch_b, YS_X, m.embed);
+    j.x_row0 = first;
+    j.y_row0 = first;
+    j.residual = RES_POS;
+    j.r_off = m.off_pos;
+    j.r_row0 = row0 + first;
+    j.r_frac = m.pos.f;
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, j, 0, T);
+  }
+  if (row0 == 0) {
+    act_t cls[MAX_DIM], pos0[MAX_DIM];
+    read_act(params, m.off_cls, m.dim, cls);
+    read_act(params, m.off_pos, m.dim, pos0);
+    const int cf = m.cls.f > m.pos.f ? m.cls.f : m.pos.f;
+  pe_cls:
+    for (int d = 0; d < m.dim; d++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_DIM
-    const int64_t c = shl(cls[d], cf - m.cls.f) + shl(pos0[d], cf - m.pos.f);
-    row[d] = (act_t)requant(c, cf, m.embed);
+      const int64_t v = shl(cls[d], cf - m.cls.f) + shl(pos0[d], cf - m.pos.f);
+      c.x[0][d] = (act_t)requant(v, cf, m.embed);
+    }
   }
-  write_act(io, m.io_x, m.D, row);
 }
 
 // ------------------------------------------------------------------ LayerNorm
-void layernorm_layer(const word_t* params, word_t* io, const Model& m, uint32_t x_off, int x_frac,
-                     uint32_t y_off, const Block& b, int which, const Tables& T) {
-  static wgt_t gamma[MAX_DIM], beta[MAX_DIM];
-  static act_t x[MAX_DIM], y[MAX_DIM];
+// h[r] = LN(x[r]) for the block's rows (LN_LANES elements per cycle per pass).
+void layernorm_rows(const word_t* params, Chip& c, const Model& m, const Block& b, int which,
+                    int x_frac, int rows, const Tables& T) {
+  wgt_t gamma[MAX_DIM], beta[MAX_DIM];
   const bool first = which == 1;
   const Fmt gf = b.fmt(first ? BD_FMT_NORM1_W : BD_FMT_NORM2_W);
   const Fmt bf = b.fmt(first ? BD_FMT_NORM1_B : BD_FMT_NORM2_B);
   const Fmt zf = b.fmt(first ? BD_FMT_NORM1_Z : BD_FMT_NORM2_Z);
   const Fmt of = b.fmt(first ? BD_FMT_NORM1 : BD_FMT_NORM2);
   const int64_t eps = b.w[first ? BD_EPS1 : BD_EPS2];
-  read_wgt(params, b.off(first ? BD_OFF_NORM1_W : BD_OFF_NORM2_W), m.D, gamma);
-  read_wgt(params, b.off(first ? BD_OFF_NORM1_B : BD_OFF_NORM2_B), m.D, beta);
-  const int stride = act_beats(m.D);
+  read_wgt(params, b.off(first ? BD_OFF_NORM1_W : BD_OFF_NORM2_W), m.dim, gamma);
+  read_wgt(params, b.off(first ? BD_OFF_NORM1_B : BD_OFF_NORM2_B), m.dim, beta);
 ln_rows:
-  for (int t = 0; t < m.T; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_TOKENS
-    read_act(io, x_off + (uint32_t)(t * stride), m.D, x);
-    layernorm_row(x, m.D, x_frac, gamma, gf.f, beta, bf.f, eps, zf, of, T, y);
-    write_act(io, y_off + (uint32_t)(t * stride), m.D, y);
+  for (int r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
+    layernorm_row(c.x[r], m.dim, x_frac, gamma, gf.f, beta, bf.f, eps, zf, of, T, c.h[r]);
   }
-}
-
-// ------------------------------------------------------------ attention linears
-void qkv_layers(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b,
-                const Tables& T) {
-  // The attention scale 1/sqrt(head_dim) is already folded into the q weights.
-  const int xf = b.fmt(BD_FMT_NORM1).f;
-  const int wf[3] = {BD_FMT_Q_W, BD_FMT_K_W, BD_FMT_V_W};
-  const int bfs[3] = {BD_FMT_Q_B, BD_FMT_K_B, BD_FMT_V_B};
-  const int yfs[3] = {BD_FMT_Q, BD_FMT_K, BD_FMT_V};
-  const int wo[3] = {BD_OFF_Q_W, BD_OFF_K_W, BD_OFF_V_W};
-  const int bo[3] = {BD_OFF_Q_B, BD_OFF_K_B, BD_OFF_V_B};
-  const uint32_t yo[3] = {m.io_q, m.io_k, m.io_v};
-qkv:
-  for (int i = 0; i < 3; i++) {
-    const LinearJob j = rows_job(m, m.T, m.io_h, m.D, xf, b.off(wo[i]), m.D, b.fmt(wf[i]),
-                                 b.off(bo[i]), b.fmt(bfs[i]), yo[i], m.D, b.fmt(yfs[i]));
-    linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
-  }
-}
-
-void proj_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-                const Tables& T) {
-  // x = attn @ Wp^T + bp + x: the residual is added in the accumulator, in place.
-  LinearJob j = rows_job(m, m.T, m.io_a, m.D, b.fmt(BD_FMT_ATTN).f, b.off(BD_OFF_PROJ_W), m.D,
-                         b.fmt(BD_FMT_PROJ_W), b.off(BD_OFF_PROJ_B), b.fmt(BD_FMT_PROJ_B),
-                         m.io_x, m.D, b.fmt(BD_FMT_PROJ));
-  j.r_mode = RM_IO;
-  j.r_off = m.io_x;
-  j.r_stride = act_beats(m.D);
-  j.r_frac = x_frac;
-  linear_unit(params, EDGEMOE_WGT_ARGS, io, j, no_map, no_map, T, m);
 }
 
 // ------------------------------------------------------------------ dense MLP
-void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-               const Tables& T, int block) {
-  const int hstride = act_beats(m.MLP > m.EH ? m.MLP : m.EH);
-  LinearJob fc1 = rows_job(m, m.T, m.io_h, m.D, b.fmt(BD_FMT_NORM2).f, b.off(BD_OFF_FC1_W), m.MLP,
-                           b.fmt(BD_FMT_FC1_W), b.off(BD_OFF_FC1_B), b.fmt(BD_FMT_FC1_B), m.io_u,
-                           m.MLP, b.fmt(BD_FMT_FC1));
-  fc1.y_stride = hstride;
+static void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m,
+                      const Block& b, int x_frac, int row0, int rows, const Tables& T,
+                      int block) {
+  LinearJob fc1 = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM2, BD_OFF_FC1_W, BD_FMT_FC1_W,
+                            BD_OFF_FC1_B, BD_FMT_FC1_B, m.mlp_hidden, YS_U, BD_FMT_FC1);
   fc1.gelu = true;  // GELU fused into the epilogue: hidden -> gelu format
   fc1.g_fmt = b.fmt(BD_FMT_GELU);
-  linear_unit(params, EDGEMOE_WGT_ARGS, io, fc1, no_map, no_map, T, m);
-  EM_TRACE_IO(TR_GELU, block, io, m.io_u, m.T, m.MLP);
-  LinearJob fc2 = rows_job(m, m.T, m.io_u, m.MLP, b.fmt(BD_FMT_GELU).f, b.off(BD_OFF_FC2_W), m.D,
-                           b.fmt(BD_FMT_FC2_W), b.off(BD_OFF_FC2_B), b.fmt(BD_FMT_FC2_B), m.io_x,
-                           m.D, b.fmt(BD_FMT_FC2));
-  fc2.x_stride = hstride;
-  fc2.r_mode = RM_IO;
-  fc2.r_off = m.io_x;
-  fc2.r_stride = act_beats(m.D);
+  linear_unit(params, EDGEMOE_WGT_ARGS, c, fc1, 0, T);
+  EM_TRACE_ROWS(TR_GELU, block, 0, row0, c.u, rows, m.mlp_hidden);
+  LinearJob fc2 = block_job(b, rows, XS_U, m.mlp_hidden, BD_FMT_GELU, BD_OFF_FC2_W, BD_FMT_FC2_W,
+                            BD_OFF_FC2_B, BD_FMT_FC2_B, m.dim, YS_X, BD_FMT_FC2);
+  fc2.residual = RES_X;
   fc2.r_frac = x_frac;
-  linear_unit(params, EDGEMOE_WGT_ARGS, io, fc2, no_map, no_map, T, m);
+  linear_unit(params, EDGEMOE_WGT_ARGS, c, fc2, 0, T);
+  (void)row0;
   (void)block;
 }
 
 // ----------------------------------------------------------- mixture of experts
-static int route_idx[MAX_TOKENS][MAX_TOP_K];  // experts per token, best first
-static prob_t route_gate[MAX_TOKENS][MAX_TOP_K];  // their gate values (gate_prob format)
-static row_t queue[MAX_TOKENS * MAX_TOP_K];  // Y row (token * k + slot), grouped by expert
-static row_t queue_tok[MAX_TOKENS * MAX_TOP_K];  // its token (kept: no divider needed)
-static row_t map_in[MAX_TOKENS], map_out[MAX_TOKENS];
-static int q_count[MAX_EXPERTS], q_start[MAX_EXPERTS];
-
-// Router: top-k on the raw logits, gate probabilities by online softmax over
-// all experts (no renormalisation unless the descriptor asks for it).
-static void route(const word_t* io, const Model& m, const Block& b, const Tables& T) {
-  const Fmt lf = b.fmt(BD_FMT_GATE), gf = b.fmt(BD_FMT_GATE_PROB);
-  act_t lg_act[MAX_EXPERTS];
+// Router of one token: top-k on the raw logits, gate probabilities by the online
+// softmax over all experts (no renormalisation unless the descriptor asks for it).
+static void route_token(Chip& c, const Model& m, const Fmt& lf, const Fmt& gf, int r,
+                        const Tables& T) {
   int64_t lg[MAX_EXPERTS], probs[MAX_EXPERTS];
   int idx[MAX_TOP_K];
-route_tokens:
-  for (int t = 0; t < m.T; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_TOKENS
-    read_act(io, m.io_g + (uint32_t)(t * act_beats(m.E)), m.E, lg_act);
-    for (int e = 0; e < m.E; e++) lg[e] = lg_act[e];
-    topk_row(lg, m.E, m.K, idx);
-    softmax_row(lg, m.E, lf.f, gf, T, probs);
-    int64_t g[MAX_TOP_K], sum = 0;
-    for (int s = 0; s < m.K; s++) {
-      g[s] = probs[idx[s]];
-      sum += g[s];
-    }
-    if (m.renorm) {
-      const PFloat inv = recip_fixed(sum < 1 ? 1 : sum, gf.f, T);
-      for (int s = 0; s < m.K; s++) {
-        g[s] = requant(g[s] * inv.mant, gf.f + SPEC_MANT_FRAC + inv.shift, gf);
-      }
-    }
-    for (int s = 0; s < m.K; s++) {
-      route_idx[t][s] = idx[s];
-      route_gate[t][s] = (prob_t)g[s];
-    }
+  for (int e = 0; e < m.experts; e++) lg[e] = c.g[r][e];
+  topk_row(lg, m.experts, m.top_k, idx);
+  softmax_row(lg, m.experts, lf.f, gf, T, probs);
+  int64_t g[MAX_TOP_K], sum = 0;
+  for (int s = 0; s < m.top_k; s++) {
+    g[s] = probs[idx[s]];
+    sum += g[s];
+  }
+  if (m.renorm) {
+    const PFloat inv = recip_fixed(sum < 1 ? 1 : sum, gf.f, T);
+    for (int s = 0; s < m.top_k; s++)
+      g[s] = requant(g[s] * inv.mant, gf.f + SPEC_MANT_FRAC + inv.shift, gf);
+  }
+  for (int s = 0; s < m.top_k; s++) {
+    c.route_idx[r][s] = (uint8_t)idx[s];
+    c.route_gate[r][s] = (prob_t)g[s];
   }
 }
 
-// Per-expert queues of (token * k + slot), in increasing order within each
+// Per-expert queues of (token, slot) pairs in increasing token order within each
 // expert: a stable counting sort (count, prefix sum, place).
-static void build_queues(const Model& m) {
+static void build_queues(Chip& c, const Model& m, int row0, int rows) {
   int fill[MAX_EXPERTS];
-  for (int e = 0; e < m.E; e++) {
-    q_count[e] = 0;
+  for (int e = 0; e < m.experts; e++) {
+    c.q_count[e] = 0;
     fill[e] = 0;
   }
-  for (int t = 0; t < m.T; t++) {
-    for (int s = 0; s < m.K; s++) q_count[route_idx[t][s]]++;
-  }
+moe_count:
+  for (int r = 0; r < rows; r++)
+    for (int s = 0; s < m.top_k; s++) c.q_count[c.route_idx[r][s]]++;
   int acc = 0;
-  for (int e = 0; e < m.E; e++) {
-    q_start[e] = acc;
-    acc += q_count[e];
+  for (int e = 0; e < m.experts; e++) {
+    c.q_start[e] = acc;
+    acc += c.q_count[e];
   }
-  for (int t = 0; t < m.T; t++) {
-    for (int s = 0; s < m.K; s++) {
-      const int e = route_idx[t][s];
-      const int at = q_start[e] + fill[e]++;
-      queue[at] = (row_t)(t * m.K + s);
-      queue_tok[at] = (row_t)t;
+moe_place:
+  for (int r = 0; r < rows; r++) {
+    for (int s = 0; s < m.top_k; s++) {
+      const int e = c.route_idx[r][s];
+      const int at = c.q_start[e] + fill[e]++;
+      c.map_in[at] = (row_t)r;
+      c.gate_of[at] = c.route_gate[r][s];
+      c.slot_of[at] = (uint32_t)((row0 + r) * m.top_k + s);
     }
   }
 }
 
-// x = x + sum_slots gate * y, exact in the accumulator, requantised once.
-static void combine(word_t* io, const Model& m, const Block& b, int x_frac) {
-  const Fmt gf = b.fmt(BD_FMT_GATE_PROB), yf = b.fmt(BD_FMT_H4TOH), of = b.fmt(BD_FMT_COMBINE);
-  const int frac = gf.f + yf.f;
-  const int stride = act_beats(m.D);
-  static act_t x[MAX_DIM], y[MAX_DIM];
-  static int64_t acc[MAX_DIM];
-combine_tokens:
-  for (int t = 0; t < m.T; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_TOKENS
-    read_act(io, m.io_x + (uint32_t)(t * stride), m.D, x);
-    for (int d = 0; d < m.D; d++) acc[d] = shl(x[d], frac - x_frac);
-    for (int s = 0; s < m.K; s++) {
-      read_act(io, m.io_y + (uint32_t)((t * m.K + s) * stride), m.D, y);
-      const int64_t g = route_gate[t][s];
-      for (int d = 0; d < m.D; d++) {
-#pragma HLS PIPELINE II = 1
-        acc[d] += g * y[d];
-      }
-    }
-    for (int d = 0; d < m.D; d++) x[d] = (act_t)requant(acc[d], frac, of);
-    write_act(io, m.io_x + (uint32_t)(t * stride), m.D, x);
-  }
-}
-
-void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, const Model& m, const Block& b, int x_frac,
-               int task, const Tables& T, int block) {
-  const int h_frac = b.fmt(BD_FMT_NORM2).f;
+void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
+               int x_frac, int task, int row0, int rows, const Tables& T, int block) {
   const int gate = m.router == ROUTER_MULTI ? task : 0;
   // Router logits through the linear unit (no bias); router 'task' appends the
   // task feature to every token.
+  act_t tail[MAX_GATE_IN];
+  const int tail_n = m.gate_in - m.dim;
+  if (tail_n > 0) read_act(params, b.off(BD_OFF_FEATURE_0 + task), tail_n, tail);
   LinearJob gj = blank_job();
-  gj.rows = m.T;
-  gj.x_off = m.io_h;
-  gj.x_stride = act_beats(m.D);
-  gj.K = m.D;
-  gj.K_tail = m.GIN - m.D;
-  gj.tail_off = b.off(BD_OFF_FEATURE_0 + task);
-  gj.x_frac = h_frac;
+  gj.rows = rows;
+  gj.x_source = XS_H;
+  gj.in_features = m.dim;
+  gj.in_tail = tail_n;
+  gj.x_fmt = b.fmt(BD_FMT_NORM2);
+  gj.w_source = WS_DDR;
   gj.w_off = b.off(BD_OFF_GATE_W_0 + gate);
-  gj.N = m.E;
-  gj.w_frac = b.fmt(BD_FMT_GATE_W_0 + gate).f;
-  gj.y_off = m.io_g;
-  gj.y_stride = act_beats(m.E);
+  gj.out_features = m.experts;
+  gj.w_fmt = b.fmt(BD_FMT_GATE_W_0 + gate);
+  gj.y_sink = YS_G;
   gj.y_fmt = b.fmt(BD_FMT_GATE);
-  linear_unit(params, EDGEMOE_WGT_ARGS, io, gj, no_map, no_map, T, m);
-  EM_TRACE_IO(TR_GATE, block, io, m.io_g, m.T, m.E);
-  route(io, m, b, T);
+  linear_unit(params, EDGEMOE_WGT_ARGS, c, gj, tail, T);
+  EM_TRACE_ROWS(TR_GATE, block, 0, row0, c.g, rows, m.experts);
+  const Fmt lf = b.fmt(BD_FMT_GATE), gf = b.fmt(BD_FMT_GATE_PROB);
+moe_route:
+  for (int r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
+    route_token(c, m, lf, gf, r, T);
+  }
 #ifdef EDGEMOE_CSIM_TRACE
   {
-    static int64_t tr_g[MAX_TOKENS * MAX_TOP_K], tr_i[MAX_TOKENS * MAX_TOP_K];
-    for (int t = 0; t < m.T; t++)
-      for (int s = 0; s < m.K; s++) {
-        tr_g[t * m.K + s] = route_gate[t][s];
-        tr_i[t * m.K + s] = route_idx[t][s];
+    std::vector<int64_t> tg((size_t)rows * m.top_k), ti((size_t)rows * m.top_k);
+    for (int r = 0; r < rows; r++)
+      for (int s = 0; s < m.top_k; s++) {
+        tg[(size_t)r * m.top_k + s] = c.route_gate[r][s];
+        ti[(size_t)r * m.top_k + s] = c.route_idx[r][s];
       }
-    trace_data(TR_GATE_PROB, block, 0, 0, tr_g, m.T, m.K);
-    trace_data(TR_ROUTE, block, 0, 0, tr_i, m.T, m.K);
+    trace_data(TR_GATE_PROB, block, 0, row0, tg.data(), rows, m.top_k);
+    trace_data(TR_ROUTE, block, 0, row0, ti.data(), rows, m.top_k);
   }
 #endif
-  build_queues(m);
-  const int hd_beats = act_beats(m.D), he_beats = act_beats(m.MLP > m.EH ? m.MLP : m.EH);
-  const Fmt w1 = b.fmt(BD_FMT_HTOH4_W), b1 = b.fmt(BD_FMT_HTOH4_B);
-  const Fmt w2 = b.fmt(BD_FMT_H4TOH_W), b2 = b.fmt(BD_FMT_H4TOH_B);
-  // Expert-major: each active expert's weights stream once (per TB tokens of
-  // its queue); its tokens are gathered from H, and its outputs scattered to
-  // Y rows token*k + slot for the combine.
-experts:
-  for (int e = 0; e < m.E; e++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_EXPERTS
-    const int c = q_count[e];
-    if (c == 0) continue;
-    for (int i = 0; i < c; i++) {
-      map_in[i] = queue_tok[q_start[e] + i];
-      map_out[i] = queue[q_start[e] + i];
+  build_queues(c, m, row0, rows);
+  // Combine accumulators start from the residual, aligned exactly.
+  const Fmt yf = b.fmt(BD_FMT_H4TOH), of = b.fmt(BD_FMT_COMBINE);
+  const int cfrac = gf.f + yf.f;
+moe_acc_init:
+  for (int r = 0; r < rows; r++)
+    for (int d = 0; d < m.dim; d++) {
+#pragma HLS PIPELINE II = 1
+      c.acc[r][d] = (acc_t)shl(c.x[r][d], cfrac - x_frac);
     }
-    LinearJob up = rows_job(m, c, m.io_h, m.D, h_frac,
-                            b.off(BD_OFF_HTOH4_W) + (uint32_t)(e * m.EH * wgt_beats(m.D)), m.EH, w1,
-                            b.off(BD_OFF_HTOH4_B) + (uint32_t)(e * wgt_beats(m.EH)), b1, m.io_u,
-                            m.EH, b.fmt(BD_FMT_HTOH4));
+  // Expert-major: each active expert's weights stream once for the token block; its
+  // tokens are gathered from h, and its outputs scatter-added with their gates.
+moe_experts:
+  for (int e = 0; e < m.experts; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_EXPERTS
+    const int n = c.q_count[e];
+    if (n == 0) continue;
+    LinearJob up = block_job(b, n, XS_H, m.dim, BD_FMT_NORM2, BD_OFF_HTOH4_W, BD_FMT_HTOH4_W,
+                             BD_OFF_HTOH4_B, BD_FMT_HTOH4_B, m.expert_hidden, YS_U, BD_FMT_HTOH4);
+    up.w_off += (uint32_t)(e * m.expert_hidden * wrow_beats(m.dim, up.w_fmt.w));
+    up.b_off += (uint32_t)(e * wgt_beats(m.expert_hidden));
     up.x_gather = true;
-    up.y_stride = he_beats;
+    up.map0 = c.q_start[e];
     up.gelu = true;
     up.g_fmt = b.fmt(BD_FMT_EGELU);
-    linear_unit(params, EDGEMOE_WGT_ARGS, io, up, map_in, no_map, T, m);
-    LinearJob down = rows_job(m, c, m.io_u, m.EH, b.fmt(BD_FMT_EGELU).f,
-                              b.off(BD_OFF_H4TOH_W) + (uint32_t)(e * m.D * wgt_beats(m.EH)), m.D,
-                              w2, b.off(BD_OFF_H4TOH_B) + (uint32_t)(e * wgt_beats(m.D)), b2,
-                              m.io_y, m.D, b.fmt(BD_FMT_H4TOH));
-    down.x_stride = he_beats;
-    down.y_stride = hd_beats;
-    down.y_scatter = true;
-    linear_unit(params, EDGEMOE_WGT_ARGS, io, down, no_map, map_out, T, m);
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, up, 0, T);
+    LinearJob down =
+        block_job(b, n, XS_U, m.expert_hidden, BD_FMT_EGELU, BD_OFF_H4TOH_W, BD_FMT_H4TOH_W,
+                  BD_OFF_H4TOH_B, BD_FMT_H4TOH_B, m.dim, YS_ACC, BD_FMT_H4TOH);
+    down.w_off += (uint32_t)(e * m.dim * wrow_beats(m.expert_hidden, down.w_fmt.w));
+    down.b_off += (uint32_t)(e * wgt_beats(m.dim));
+    down.map0 = c.q_start[e];
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, down, 0, T);
   }
-  EM_TRACE_IO(TR_EXPERT_Y, block, io, m.io_y, m.T * m.K, m.D);
-  combine(io, m, b, x_frac);
+#ifdef EDGEMOE_CSIM_TRACE
+  trace_expert_flush(block, (uint32_t)(row0 * m.top_k), rows * m.top_k, m.dim);
+#endif
+moe_combine:
+  for (int r = 0; r < rows; r++)
+    for (int d = 0; d < m.dim; d++) {
+#pragma HLS PIPELINE II = 1
+      c.x[r][d] = (act_t)requant((int64_t)c.acc[r][d], cfrac, of);
+    }
+}
+
+// ------------------------------------------------------------------ one block
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,
+               int i, int task, int x_frac, const Tables& T) {
+  Block b;
+  load_block(params, m, i, b);
+  const bool resident = m.token_blocks == 1;
+  // K/V phase: keys and values of every token into the KV store.
+kv_blocks:
+  for (int tb = 0; tb < m.token_blocks; tb++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
+    const int row0 = tb * TB, rows = imin(TB, m.tokens - row0);
+    if (!resident) load_x(io, c, m, row0, rows);
+    layernorm_rows(params, c, m, b, 1, x_frac, rows, T);
+    EM_TRACE_ROWS(TR_NORM1, i, 0, row0, c.h, rows, m.dim);
+    LinearJob kj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_K_W, BD_FMT_K_W,
+                             BD_OFF_K_B, BD_FMT_K_B, m.dim, YS_K, BD_FMT_K);
+    kj.y_row0 = row0;
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, kj, 0, T);
+    LinearJob vj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_V_W, BD_FMT_V_W,
+                             BD_OFF_V_B, BD_FMT_V_B, m.dim, YS_V, BD_FMT_V);
+    vj.y_row0 = row0;
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, vj, 0, T);
+  }
+  EM_TRACE_ROWS(TR_K, i, 0, 0, c.k, m.tokens, m.dim);
+  EM_TRACE_ROWS(TR_V, i, 0, 0, c.v, m.tokens, m.dim);
+  // Main phase: queries, attention, projection, MLP or MoE, per token block.
+main_blocks:
+  for (int tb = 0; tb < m.token_blocks; tb++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
+    const int row0 = tb * TB, rows = imin(TB, m.tokens - row0);
+    if (!resident) {
+      load_x(io, c, m, row0, rows);
+      layernorm_rows(params, c, m, b, 1, x_frac, rows, T);  // h was overwritten
+    }
+    LinearJob qj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_Q_W, BD_FMT_Q_W,
+                             BD_OFF_Q_B, BD_FMT_Q_B, m.dim, YS_Q, BD_FMT_Q);
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, qj, 0, T);
+    EM_TRACE_ROWS(TR_Q, i, 0, row0, c.q, rows, m.dim);
+    attention(c, m, b, row0, rows, T, i);
+    LinearJob pj = block_job(b, rows, XS_A, m.dim, BD_FMT_ATTN, BD_OFF_PROJ_W, BD_FMT_PROJ_W,
+                             BD_OFF_PROJ_B, BD_FMT_PROJ_B, m.dim, YS_X, BD_FMT_PROJ);
+    pj.residual = RES_X;  // x = attn @ Wp^T + bp + x, in place
+    pj.r_frac = x_frac;
+    linear_unit(params, EDGEMOE_WGT_ARGS, c, pj, 0, T);
+    EM_TRACE_ROWS(TR_PROJ, i, 0, row0, c.x, rows, m.dim);
+    const int x2 = b.fmt(BD_FMT_PROJ).f;
+    layernorm_rows(params, c, m, b, 2, x2, rows, T);
+    EM_TRACE_ROWS(TR_NORM2, i, 0, row0, c.h, rows, m.dim);
+    if (b.moe()) {
+      moe_layer(params, EDGEMOE_WGT_ARGS, c, m, b, x2, task, row0, rows, T, i);
+      EM_TRACE_ROWS(TR_COMBINE, i, 0, row0, c.x, rows, m.dim);
+    } else {
+      dense_mlp(params, EDGEMOE_WGT_ARGS, c, m, b, x2, row0, rows, T, i);
+      EM_TRACE_ROWS(TR_FC2, i, 0, row0, c.x, rows, m.dim);
+    }
+    if (!resident) store_x(io, c, m, row0, rows);
+  }
 }

@@ -1,21 +1,54 @@
 // C ABI over the HLS sources for C simulation from Python (sim/csim.py, ctypes).
 //
-// Whole forward (em_top), single stages of a block on an exported image
-// (em_stage), and every arithmetic unit alone on int64 arrays, so that each
-// can be compared with the golden Python function bit for bit. Not part of
-// the synthesised design.
+// Whole forward (em_top), single stages of a block on the on-chip buffers
+// (em_stage, with em_chip_put / em_chip_get to fill and read them), and every
+// arithmetic unit alone on int64 arrays, so that each can be compared with the
+// golden Python function bit for bit. Not part of the synthesised design.
 #include <cstring>
 #include <vector>
 
 #include "edgemoe_engine.h"
 
 static Tables g_tables;
+static Chip g_chip;  // the stages' on-chip buffers (the top function has its own)
 
 static const word_t* W(const void* p) { return static_cast<const word_t*>(p); }
 
 // Weight-port argument lists: from an array of pointers, or one image for every port.
 #define EM_WGT_FROM_ARRAY(p, name) , W(wgt[p])
 #define EM_WGT_SAME(p, name) , same
+
+// Chip buffers reachable from Python, by id.
+enum ChipBuffer { CB_X = 0, CB_H, CB_Q, CB_K, CB_V, CB_A, CB_U };
+
+template <typename T, int ROWS, int COLS>
+static int chip_copy(T (&buf)[ROWS][COLS], int64_t* data, int rows, int cols, int row0, bool put) {
+  if (row0 < 0 || rows < 0 || cols < 0 || row0 + rows > ROWS || cols > COLS)
+    return STATUS_OVER_MAXIMA;
+  for (int r = 0; r < rows; r++)
+    for (int k = 0; k < cols; k++) {
+      if (put) {
+        buf[row0 + r][k] = (T)data[(size_t)r * cols + k];
+      } else {
+        data[(size_t)r * cols + k] = (int64_t)buf[row0 + r][k];
+      }
+    }
+  return STATUS_OK;
+}
+
+static int chip_access(int which, int64_t* data, int rows, int cols, int row0, bool put) {
+  Chip& c = g_chip;
+  switch (which) {
+    case CB_X: return chip_copy(c.x, data, rows, cols, row0, put);
+    case CB_H: return chip_copy(c.h, data, rows, cols, row0, put);
+    case CB_Q: return chip_copy(c.q, data, rows, cols, row0, put);
+    case CB_K: return chip_copy(c.k, data, rows, cols, row0, put);
+    case CB_V: return chip_copy(c.v, data, rows, cols, row0, put);
+    case CB_A: return chip_copy(c.a, data, rows, cols, row0, put);
+    case CB_U: return chip_copy(c.u, data, rows, cols, row0, put);
+    default: return STATUS_INCONSISTENT;
+  }
+}
 
 extern "C" {
 
@@ -33,8 +66,8 @@ int em_abi_check() {
 }
 
 int em_act_w() { return EDGEMOE_ACT_W; }
-
 int em_weight_ports() { return WEIGHT_PORTS; }
+int em_token_block() { return TB; }
 
 // The top function as the host calls it: wgt holds WEIGHT_PORTS pointers (the
 // addresses written into the wgt<p> registers; normally all the params image).
@@ -47,36 +80,122 @@ int em_top(const void* params, const void* const* wgt, void* io, uint32_t task) 
 
 void em_set_trace(TraceHook hook) { edgemoe_trace_hook = hook; }
 
-// One stage of block `block` on an exported image; io holds its inputs.
-// 0 patch embed, 1 LN1, 2 Q/K/V, 3 attention, 4 proj, 5 LN2, 6 dense MLP, 7 MoE.
-int em_stage(const void* params, void* io_v, int task, int block, int stage) {
+int em_chip_put(int which, const int64_t* data, int rows, int cols, int row0) {
+  return chip_access(which, const_cast<int64_t*>(data), rows, cols, row0, true);
+}
+
+int em_chip_get(int which, int64_t* data, int rows, int cols, int row0) {
+  return chip_access(which, data, rows, cols, row0, false);
+}
+
+// One stage of block `block` over every token on the stage buffers (models of one
+// token block: tokens <= TB); io holds the image for the embedding.
+int em_stage(const void* params, const void* io_v, int task, int block, int stage) {
   const word_t* p = W(params);
   const word_t* same = p;
-  word_t* io = static_cast<word_t*>(io_v);
+  const word_t* io = static_cast<const word_t*>(io_v);
   Model m;
   int st = decode_model(p, m);
   if (st == STATUS_OK) st = check_model(m);
   if (st != STATUS_OK) return st;
-  if (block < 0 || block >= m.DEPTH || task < 0 || task >= m.TASKS) return STATUS_BAD_TASK;
+  if (block < 0 || block >= m.depth || task < 0 || task >= m.tasks) return STATUS_BAD_TASK;
+  if (m.token_blocks != 1) return STATUS_OVER_MAXIMA;
   load_tables(p, m, g_tables);
   Block b;
   load_block(p, m, block, b);
-  const int x_frac = block_input_fmt(p, m, block).f;
-  const int x2 = b.fmt(BD_FMT_PROJ).f;
+  const int x_frac = block_input_fmt(p, m, block).f, x2 = b.fmt(BD_FMT_PROJ).f;
+  Chip& c = g_chip;
+  const int rows = m.tokens;
+  LinearJob j = blank_job();
   switch (stage) {
-    case ST_EMBED: patch_embed(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, g_tables); break;
-    case ST_NORM1: layernorm_layer(p, io, m, m.io_x, x_frac, m.io_h, b, 1, g_tables); break;
-    case ST_QKV: qkv_layers(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, g_tables); break;
-    case ST_ATTENTION: attention(io, m, b, g_tables, block); break;
-    case ST_PROJ: proj_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x_frac, g_tables); break;
-    case ST_NORM2: layernorm_layer(p, io, m, m.io_x, x2, m.io_h, b, 2, g_tables); break;
-    case ST_MLP:
-      if (b.w[BD_MOE]) return STATUS_INCONSISTENT;
-      dense_mlp(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x2, g_tables, block);
+    case ST_EMBED:
+      patch_embed(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, c, m, 0, rows, g_tables);
       break;
+    case ST_NORM1: layernorm_rows(p, c, m, b, 1, x_frac, rows, g_tables); break;
+    case ST_QKV: {
+      const int wo[3] = {BD_OFF_Q_W, BD_OFF_K_W, BD_OFF_V_W};
+      const int wf[3] = {BD_FMT_Q_W, BD_FMT_K_W, BD_FMT_V_W};
+      const int bo[3] = {BD_OFF_Q_B, BD_OFF_K_B, BD_OFF_V_B};
+      const int bf[3] = {BD_FMT_Q_B, BD_FMT_K_B, BD_FMT_V_B};
+      const int yf[3] = {BD_FMT_Q, BD_FMT_K, BD_FMT_V};
+      const int sink[3] = {YS_Q, YS_K, YS_V};
+      for (int i = 0; i < 3; i++) {
+        j = blank_job();
+        j.rows = rows;
+        j.x_source = XS_H;
+        j.in_features = m.dim;
+        j.x_fmt = b.fmt(BD_FMT_NORM1);
+        j.w_off = b.off(wo[i]);
+        j.w_fmt = b.fmt(wf[i]);
+        j.out_features = m.dim;
+        j.bias = true;
+        j.b_off = b.off(bo[i]);
+        j.b_frac = b.fmt(bf[i]).f;
+        j.y_sink = sink[i];
+        j.y_fmt = b.fmt(yf[i]);
+        linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+      }
+      break;
+    }
+    case ST_ATTENTION: attention(c, m, b, 0, rows, g_tables, block); break;
+    case ST_PROJ:
+      j.rows = rows;
+      j.x_source = XS_A;
+      j.in_features = m.dim;
+      j.x_fmt = b.fmt(BD_FMT_ATTN);
+      j.w_off = b.off(BD_OFF_PROJ_W);
+      j.w_fmt = b.fmt(BD_FMT_PROJ_W);
+      j.out_features = m.dim;
+      j.bias = true;
+      j.b_off = b.off(BD_OFF_PROJ_B);
+      j.b_frac = b.fmt(BD_FMT_PROJ_B).f;
+      j.residual = RES_X;
+      j.r_frac = x_frac;
+      j.y_sink = YS_X;
+      j.y_fmt = b.fmt(BD_FMT_PROJ);
+      linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+      break;
+    case ST_NORM2: layernorm_rows(p, c, m, b, 2, x2, rows, g_tables); break;
+    case ST_MLP: {
+      if (b.moe()) return STATUS_INCONSISTENT;
+      // The dense MLP of run_block: fc1 + GELU into u, fc2 + residual into x.
+      j.rows = rows;
+      j.x_source = XS_H;
+      j.in_features = m.dim;
+      j.x_fmt = b.fmt(BD_FMT_NORM2);
+      j.w_off = b.off(BD_OFF_FC1_W);
+      j.w_fmt = b.fmt(BD_FMT_FC1_W);
+      j.out_features = m.mlp_hidden;
+      j.bias = true;
+      j.b_off = b.off(BD_OFF_FC1_B);
+      j.b_frac = b.fmt(BD_FMT_FC1_B).f;
+      j.y_sink = YS_U;
+      j.y_fmt = b.fmt(BD_FMT_FC1);
+      j.gelu = true;
+      j.g_fmt = b.fmt(BD_FMT_GELU);
+      linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+      EM_TRACE_ROWS(TR_GELU, block, 0, 0, c.u, rows, m.mlp_hidden);
+      j = blank_job();
+      j.rows = rows;
+      j.x_source = XS_U;
+      j.in_features = m.mlp_hidden;
+      j.x_fmt = b.fmt(BD_FMT_GELU);
+      j.w_off = b.off(BD_OFF_FC2_W);
+      j.w_fmt = b.fmt(BD_FMT_FC2_W);
+      j.out_features = m.dim;
+      j.bias = true;
+      j.b_off = b.off(BD_OFF_FC2_B);
+      j.b_frac = b.fmt(BD_FMT_FC2_B).f;
+      j.residual = RES_X;
+      j.r_frac = x2;
+      j.y_sink = YS_X;
+      j.y_fmt = b.fmt(BD_FMT_FC2);
+      linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+      break;
+    }
     case ST_MOE:
-      if (!b.w[BD_MOE]) return STATUS_INCONSISTENT;
-      moe_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io, m, b, x2, task, g_tables, block);
+      if (!b.moe()) return STATUS_INCONSISTENT;
+      moe_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, m, b, x2, task, 0, rows, g_tables, block);
       break;
     default: return STATUS_INCONSISTENT;
   }
@@ -125,8 +244,8 @@ void em_gelu(const int64_t* x, int n, int x_frac, uint32_t fmt, int64_t* out) {
 // Online softmax over each row of a (rows, cols) matrix.
 void em_softmax(const int64_t* x, int rows, int cols, int x_frac, uint32_t fmt, int64_t* out) {
   const Fmt f = decode_fmt(fmt);
-  for (int r = 0; r < rows; r++) softmax_row(x + (size_t)r * cols, cols, x_frac, f, g_tables,
-                                             out + (size_t)r * cols);
+  for (int r = 0; r < rows; r++)
+    softmax_row(x + (size_t)r * cols, cols, x_frac, f, g_tables, out + (size_t)r * cols);
 }
 
 // LayerNorm of each row; x/gamma/beta must fit their words (act / weight).
@@ -157,24 +276,25 @@ void em_topk(const int64_t* logits, int rows, int n, int k, int64_t* idx) {
   }
 }
 
-// The linear unit alone: y = requant(x W^T + b + residual) [then GELU], on
-// packed copies of the arrays in scratch params/io images.
-int em_linear(const int64_t* x, int rows, int K, int x_frac, const int64_t* w, int N, int w_frac,
-              const int64_t* bias, int b_frac, const int64_t* res, int r_frac, uint32_t yfmt,
-              int gelu, uint32_t gfmt, int64_t* out) {
-  if (K > MAX_K || N > MAX_K) return STATUS_OVER_MAXIMA;
-  const int kb = wgt_beats(K), nb = wgt_beats(N), xa = act_beats(K), ya = act_beats(N);
+// The linear unit alone: y = requant(x W^T + b + residual) [then GELU], rows in
+// chunks of TB (x in the u buffer, residual and output in the x buffer), weights
+// packed (8-bit words when their format is at most 8 bits wide) in a scratch image.
+int em_linear(const int64_t* x, int rows, int K, uint32_t xfmt, const int64_t* w, int N,
+              uint32_t wfmt, const int64_t* bias, uint32_t bfmt, const int64_t* res,
+              uint32_t rfmt, uint32_t yfmt, int gelu, uint32_t gfmt, int64_t* out) {
+  if (K > MAX_K || N > MAX_DIM || K > MAX_HIDDEN) return STATUS_OVER_MAXIMA;
+  const Fmt wf = decode_fmt(wfmt);
+  const int bits = wf.w <= 8 ? 8 : 16, per = 128 / bits;
+  const int kb = wrow_beats(K, wf.w), nb = wgt_beats(N);
   std::vector<word_t> params((size_t)N * kb + nb + 1);
-  std::vector<word_t> io((size_t)rows * (xa + 2 * ya) + 1);
   for (int n = 0; n < N; n++)
     for (int c = 0; c < kb; c++) {
-      wgt_t v[WPW];
-      for (int i = 0; i < WPW; i++) {
-        const int k = c * WPW + i;
-        v[i] = k < K ? (wgt_t)w[(size_t)n * K + k] : 0;
-      }
       word_t word = 0;
-      for (int i = 0; i < WPW; i++) word.range(16 * i + 15, 16 * i) = (uint16_t)v[i];
+      for (int i = 0; i < per; i++) {
+        const int k = c * per + i;
+        const uint64_t v = k < K ? (uint64_t)w[(size_t)n * K + k] : 0;
+        word.range(bits * i + bits - 1, bits * i) = v & ((1u << bits) - 1);
+      }
       params[(size_t)n * kb + c] = word;
     }
   const uint32_t b_off = (uint32_t)N * kb;
@@ -188,50 +308,47 @@ int em_linear(const int64_t* x, int rows, int K, int x_frac, const int64_t* w, i
       params[b_off + c] = word;
     }
   }
-  const uint32_t x_off = 0, r_off = (uint32_t)rows * xa, y_off = r_off + (uint32_t)rows * ya;
-  std::vector<act_t> row(K > N ? K : N);
-  for (int r = 0; r < rows; r++) {
-    for (int i = 0; i < K; i++) row[i] = (act_t)x[(size_t)r * K + i];
-    write_act(io.data(), x_off + r * xa, K, row.data());
-    if (res) {
-      for (int i = 0; i < N; i++) row[i] = (act_t)res[(size_t)r * N + i];
-      write_act(io.data(), r_off + r * ya, N, row.data());
-    }
-  }
-  LinearJob j;
-  std::memset(&j, 0, sizeof(j));
-  j.rows = rows;
-  j.x_mode = XM_ROWS;
-  j.x_off = x_off;
-  j.x_stride = xa;
-  j.K = K;
-  j.x_frac = x_frac;
-  j.w_off = 0;
-  j.N = N;
-  j.w_frac = w_frac;
-  j.bias = bias != 0;
-  j.b_off = b_off;
-  j.b_frac = b_frac;
-  j.r_mode = res ? RM_IO : RM_NONE;
-  j.r_off = r_off;
-  j.r_stride = ya;
-  j.r_frac = r_frac;
-  j.y_off = y_off;
-  j.y_stride = ya;
-  j.y_fmt = decode_fmt(yfmt);
-  j.gelu = gelu != 0;
-  j.g_fmt = decode_fmt(gfmt);
-  Model m;
-  std::memset(&m, 0, sizeof(m));
-  row_t none[1] = {0};
   const word_t* same = params.data();
-  linear_unit(params.data() EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), io.data(), j, none, none, g_tables,
-              m);
-  for (int r = 0; r < rows; r++) {
-    read_act(io.data(), y_off + r * ya, N, row.data());
-    for (int i = 0; i < N; i++) out[(size_t)r * N + i] = row[i];
+  Chip& c = g_chip;
+  for (int r0 = 0; r0 < rows; r0 += TB) {
+    const int nr = imin(TB, rows - r0);
+    for (int r = 0; r < nr; r++) {
+      for (int i = 0; i < K; i++) c.u[r][i] = (act_t)x[(size_t)(r0 + r) * K + i];
+      for (int i = 0; i < N; i++) c.x[r][i] = res ? (act_t)res[(size_t)(r0 + r) * N + i] : 0;
+    }
+    LinearJob j = blank_job();
+    j.rows = nr;
+    j.x_source = XS_U;
+    j.in_features = K;
+    j.x_fmt = decode_fmt(xfmt);
+    j.w_off = 0;
+    j.out_features = N;
+    j.w_fmt = wf;
+    j.bias = bias != 0;
+    j.b_off = b_off;
+    j.b_frac = decode_fmt(bfmt).f;
+    j.residual = res ? RES_X : RES_NONE;
+    j.r_frac = decode_fmt(rfmt).f;
+    j.y_sink = YS_X;
+    j.y_fmt = decode_fmt(yfmt);
+    j.gelu = gelu != 0;
+    j.g_fmt = decode_fmt(gfmt);
+    linear_unit(params.data() EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+    for (int r = 0; r < nr; r++)
+      for (int i = 0; i < N; i++) out[(size_t)(r0 + r) * N + i] = c.x[r][i];
   }
   return STATUS_OK;
+}
+
+// The DSP packing of the MAC array on explicit operands: x * w_hi and x * w_lo.
+void em_pack_mul(const int64_t* x, const int64_t* w_hi, const int64_t* w_lo, int n, int64_t* hi,
+                 int64_t* lo) {
+  for (int i = 0; i < n; i++) {
+    int h, l;
+    pack_mul((int)x[i], (int)w_hi[i], (int)w_lo[i], h, l);
+    hi[i] = h;
+    lo[i] = l;
+  }
 }
 
 }  // extern "C"

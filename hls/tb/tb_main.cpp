@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       tasks.push_back(std::make_pair(t, f));
     }
   }
-  if (C != m.C || H != m.IMG_H || Wd != m.IMG_W || T != m.T || D != m.D) {
+  if (C != m.in_chans || H != m.img_h || Wd != m.img_w || T != m.tokens || D != m.dim) {
     std::fprintf(stderr, "tb: golden shapes do not match the descriptor\n");
     return 2;
   }

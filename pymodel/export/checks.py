@@ -69,8 +69,18 @@ def act_width(cfg: ModelConfig, preset: NumericsPreset) -> int:
     return 16 if w <= 16 else 32
 
 
+def acc_width(act_w: int) -> int:
+    """Bits of the MAC array's exact accumulator (``ACC_W`` in edgemoe_types.h)."""
+    return 2 * act_w + 16
+
+
 def check_formats(cfg: ModelConfig, fmts: Mapping[str, FixedFormat], act_w: int) -> None:
-    """Refuse formats the datapath cannot store or add exactly (forward.py's NumericsErrors)."""
+    """Refuse formats the datapath cannot store or add exactly (as the kernel's check_block).
+
+    Every bias or residual is shifted left into the linear unit's exact
+    accumulator; the shifted term must stay below 2^(ACC_W - 3) so that no sum
+    can overflow it.
+    """
     weights = weight_names(cfg)
     probs = {n for n in fmts if n.endswith(("attn.prob", "mlp.gate_prob"))}
     for name, fmt in fmts.items():
@@ -79,18 +89,23 @@ def check_formats(cfg: ModelConfig, fmts: Mapping[str, FixedFormat], act_w: int)
             raise HlsExportError(f"{name}: {fmt} is wider than its {limit}-bit storage word")
         if not fmt.signed and name not in probs:
             raise HlsExportError(f"{name}: {fmt} is unsigned; only probabilities may be")
-        if name in probs and not fmt.signed and fmt.width > 31:
-            raise HlsExportError(f"{name}: unsigned {fmt} needs more than 32 bits on chip")
+    room = acc_width(act_w) - 3
 
-    def align(what: str, small: FixedFormat, acc_frac: int) -> None:
-        if small.frac_bits > acc_frac:
+    def align(what: str, small: FixedFormat, acc_frac: int, bits: int) -> None:
+        shift = acc_frac - small.frac_bits
+        if shift < 0:
             raise HlsExportError(
                 f"{what} in {small} has more fraction bits than the accumulator ({acc_frac})"
             )
+        if shift + bits > room:
+            raise HlsExportError(
+                f"{what} in {small} shifted by {shift} bits overflows the "
+                f"{acc_width(act_w)}-bit accumulator"
+            )
 
     acc = fmts["input"].frac_bits + fmts["patch.w"].frac_bits
-    align("patch bias", fmts["patch.b"], acc)
-    align("position embedding", fmts["pos"], acc)
+    align("patch bias", fmts["patch.b"], acc, WEIGHT_W)
+    align("position embedding", fmts["pos"], acc, act_w)
     x = fmts["embed"]
     for i in range(cfg.depth):
         p = f"blocks.{i}."
@@ -98,23 +113,30 @@ def check_formats(cfg: ModelConfig, fmts: Mapping[str, FixedFormat], act_w: int)
         def fr(name: str, p: str = p) -> int:
             return fmts[p + name].frac_bits
 
+        def linear(
+            layer: str, x_frac: int, residual: FixedFormat | None = None, p: str = p
+        ) -> None:
+            acc = x_frac + fr(layer + ".w")
+            align(f"{p}{layer} bias", fmts[p + layer + ".b"], acc, WEIGHT_W)
+            if residual is not None:
+                align(f"{p}{layer} residual", residual, acc, act_w)
+
         for ln in ("norm1", "norm2"):
             if fr(ln + ".b") > fr(ln + ".z") + fr(ln + ".w"):
                 raise HlsExportError(f"{p}{ln}: beta has more fraction bits than z * gamma")
         for n in ("q", "k", "v"):
-            align(f"{p}attn.{n} bias", fmts[p + f"attn.{n}.b"], fr("norm1") + fr(f"attn.{n}.w"))
-        acc = fr("attn.out") + fr("attn.proj.w")
-        align(f"{p}attn.proj bias", fmts[p + "attn.proj.b"], acc)
-        align(f"{p}attn.proj residual", x, acc)
+            linear(f"attn.{n}", fr("norm1"))
+        linear("attn.proj", fr("attn.out"), x)
         x = fmts[p + "attn.proj"]
         if i in cfg.moe_blocks:
             e = "mlp.experts."
-            align(f"{p}htoh4 bias", fmts[p + e + "htoh4.b"], fr("norm2") + fr(e + "htoh4.w"))
-            align(f"{p}h4toh bias", fmts[p + e + "h4toh.b"], fr(e + "gelu") + fr(e + "h4toh.w"))
-            align(f"{p}mlp.combine residual", x, fr("mlp.gate_prob") + fr(e + "h4toh"))
+            linear(e + "htoh4", fr("norm2"))
+            linear(e + "h4toh", fr(e + "gelu"))
+            gp, yo = fmts[p + "mlp.gate_prob"], fmts[p + e + "h4toh"]
+            align(f"{p}mlp.combine residual", x, gp.frac_bits + yo.frac_bits, act_w)
+            if gp.width + yo.width + 4 > room:
+                raise HlsExportError(f"{p}mlp.combine: gate x expert output overflows")
         else:
-            align(f"{p}mlp.fc1 bias", fmts[p + "mlp.fc1.b"], fr("norm2") + fr("mlp.fc1.w"))
-            acc = fr("mlp.gelu") + fr("mlp.fc2.w")
-            align(f"{p}mlp.fc2 bias", fmts[p + "mlp.fc2.b"], acc)
-            align(f"{p}mlp.fc2 residual", x, acc)
+            linear("mlp.fc1", fr("norm2"))
+            linear("mlp.fc2", fr("mlp.gelu"), x)
         x = fmts[p + "mlp." + output_key(i in cfg.moe_blocks)]

@@ -85,14 +85,6 @@ GLOBAL_FIELDS: tuple[str, ...] = (
     "block_beats",
     "io_in",
     "io_x",
-    "io_h",
-    "io_q",
-    "io_k",
-    "io_v",
-    "io_a",
-    "io_u",
-    "io_g",
-    "io_y",
 )
 
 

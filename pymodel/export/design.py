@@ -42,21 +42,28 @@ class HlsMaxima:
 
 @dataclass(frozen=True)
 class Design:
-    """An engine design point (every field a synthesis parameter).
+    """An engine design point (every field a synthesis parameter; docs/HARDWARE.md).
 
-    The linear unit is a ``mac_in x mac_out`` tile of MACs (one DSP48E2 each);
-    weights stream from DDR on ``weight_ports`` AXI masters of ``port_bits``
-    (one HP port each). See docs/HARDWARE.md for what each buffer holds.
+    The linear unit is a ``mac_rows x mac_in x mac_out`` array of DSP48E2
+    slices: ``mac_rows`` token rows times ``mac_in`` inputs times ``mac_out``
+    outputs per cycle, twice the outputs when both operands fit 8 bits (two
+    MACs per DSP). Weights stream from DDR on ``weight_ports`` AXI masters of
+    ``port_bits`` (one HP port each).
     """
 
     maxima: HlsMaxima = field(default_factory=HlsMaxima)
-    mac_in: int = 16  # linear unit: inputs per cycle
-    mac_out: int = 16  # linear unit: outputs per cycle (mac_in x mac_out MACs)
-    token_block: int = 132  # token rows held on chip: edgemoe-t (129) loads each weight once
-    query_rows: int = 4  # attention: query rows sharing each K/V block
-    kv_block: int = 32  # attention: K/V rows per block
-    attention_lanes: int = 8  # attention: head-dim MACs per query row per cycle
-    weight_ports: int = 1  # AXI masters for weights (gmem_w0 ...), one HP port each
+    mac_rows: int = 8  # linear unit: token rows per cycle (R)
+    mac_in: int = 16  # linear unit: inputs per cycle (TI)
+    mac_out: int = 8  # linear unit: DSP columns, outputs per cycle in 16-bit mode (TO)
+    token_block: int = 136  # token rows on chip (TB): edgemoe-t (129) is one block
+    query_block: int = 64  # attention: query rows per score slot (QB)
+    softmax_lanes: int = 64  # online-softmax rows updated per cycle (SL)
+    prob_lanes: int = 64  # probabilities computed per cycle for P x V (PL)
+    epilogue_lanes: int = 64  # requantisations per cycle after the MAC array (EL)
+    gelu_lanes: int = 16  # GELUs per cycle in the epilogue (GL)
+    ln_lanes: int = 16  # LayerNorm elements per cycle (LL)
+    router_lanes: int = 8  # tokens routed in parallel (RL)
+    weight_ports: int = 3  # AXI masters for weights (gmem_w0 ...), one HP port each
     port_bits: int = 128  # data width of every AXI master
     clock_mhz: float = 300.0
 
@@ -71,6 +78,17 @@ class Design:
             )
         if self.port_bits != 128:
             raise ValueError("Design.port_bits: the engine's beat is 128 bits (one HP port beat)")
+        if self.token_block % self.mac_rows or self.query_block % self.mac_rows:
+            raise ValueError("Design: token_block and query_block must be multiples of mac_rows")
+        if self.query_block > self.token_block:
+            raise ValueError("Design: query_block must not exceed token_block")
+        if self.mac_out % 8:
+            raise ValueError("Design.mac_out must be a multiple of 8 (whole activation beats)")
+
+    @property
+    def dsp_macs(self) -> int:
+        """DSP48E2 slices of the MAC array (one 16-bit MAC, or two 8-bit MACs, each)."""
+        return self.mac_rows * self.mac_in * self.mac_out
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -49,13 +49,19 @@ CSIM_STAGES: dict[str, int] = {
     "moe": 7,
 }
 
+#: Design fields and their names in the C++ (edgemoe_config.h).
 _DESIGN_NAMES = {
+    "mac_rows": "R",
     "mac_in": "TI",
     "mac_out": "TO",
     "token_block": "TB",
-    "query_rows": "QR",
-    "kv_block": "KVB",
-    "attention_lanes": "ATT_LANES",
+    "query_block": "QB",
+    "softmax_lanes": "SL",
+    "prob_lanes": "PROB_LANES",
+    "epilogue_lanes": "EPI_LANES",
+    "gelu_lanes": "GELU_LANES",
+    "ln_lanes": "LN_LANES",
+    "router_lanes": "ROUTER_LANES",
     "weight_ports": "WEIGHT_PORTS",
     "port_bits": "PORT_BITS",
 }

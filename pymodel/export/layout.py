@@ -2,13 +2,17 @@
 
 The unit of every offset is one 128-bit AXI beat (16 bytes). A matrix (out,
 in) is stored row by row, each row padded to whole beats, so that a tile of
-output rows is one contiguous burst. Weights, biases and norm parameters are
+output rows is one contiguous burst. A weight matrix whose format is at most 8
+bits wide is stored as 8-bit words (16 per beat: half the DDR traffic of the
+weight ports), any other as 16-bit words; biases and norm parameters are
 16-bit words; the position embedding, cls token and task features are
-activation words (``act_w`` = 16 or 32 bits).
+activation words (``act_w`` = 16 or 32 bits). The io image holds the input
+image (``io_in``) and the residual stream / output tokens (``io_x``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +29,8 @@ from .tensors import BLOCK_TENSORS
 BEAT_BYTES = 16
 WEIGHT_W = 16
 
-#: io scratch regions in order: (name, rows, cols) as functions of the config.
-IO_REGIONS = ("io_in", "io_x", "io_h", "io_q", "io_k", "io_v", "io_a", "io_u", "io_g", "io_y")
+#: io regions in order: the input image and the residual stream (output tokens).
+IO_REGIONS = ("io_in", "io_x")
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Layout:
     io: dict[str, int]
     io_beats: int
     tensors: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (offset, beats)
+    matrices: set[str] = field(default_factory=set)  # weight matrices (8- or 16-bit words)
 
 
 class ParamsImage:
@@ -84,14 +89,26 @@ def pack_rows(raw: np.ndarray, width: int, fmt: FixedFormat | None = None) -> by
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
     if padded.size and (padded.min() < lo or padded.max() > hi):
         raise HlsExportError(f"raw values do not fit {width}-bit words ({fmt})")
-    dtype = {16: "<i2", 32: "<i4"}[width]
+    dtype = {8: "<i1", 16: "<i2", 32: "<i4"}[width]
     return padded.astype(dtype).tobytes()
 
 
+def storage_bits(fmt: FixedFormat | None) -> int:
+    """Word width of a weight matrix in DDR: 8 bits when its format fits, else 16."""
+    return 8 if fmt is not None and fmt.width <= 8 else WEIGHT_W
+
+
 def plan_layout(
-    cfg: ModelConfig, act_w: int, max_tasks: int | None = None
+    cfg: ModelConfig,
+    act_w: int,
+    max_tasks: int | None = None,
+    fmts: Mapping[str, FixedFormat] | None = None,
 ) -> tuple[Layout, ParamsImage]:
-    """Offsets of every region for ``cfg`` at activation width ``act_w`` (no data yet)."""
+    """Offsets of every region for ``cfg`` at activation width ``act_w`` (no data yet).
+
+    ``fmts`` (tensor name -> format) decides which matrices are stored as 8-bit
+    words; without it every weight is 16-bit (the largest image).
+    """
     apw, wpw = 128 // act_w, 128 // WEIGHT_W
     img = ParamsImage()
     g: dict[str, int] = {}
@@ -102,14 +119,21 @@ def plan_layout(
     for name, values in tables(SPEC).items():
         g[f"off_{name}"] = img.reserve(beats(len(values), 4), f"table.{name}")
 
-    def mat(name: str, rows: int, cols: int) -> int:
-        return img.reserve(rows * beats(cols, wpw), name)
+    def mat(name: str, rows: int, cols: int, matrix: bool = False) -> int:
+        # Weight matrices stream through the weight ports (8- or 16-bit words);
+        # vectors (biases, norms) are read as 16-bit words.
+        per = 128 // storage_bits((fmts or {}).get(name)) if matrix else wpw
+        if matrix:
+            matrices.add(name)
+        return img.reserve(rows * beats(cols, per), name)
+
+    matrices: set[str] = set()
 
     def actv(name: str, rows: int, cols: int) -> int:
         return img.reserve(rows * beats(cols, apw), name)
 
     d, pin = cfg.dim, cfg.in_chans * cfg.patch_size**2
-    g["off_patch_w"] = mat("patch.w", d, pin)
+    g["off_patch_w"] = mat("patch.w", d, pin, matrix=True)
     g["off_patch_b"] = mat("patch.b", 1, d)
     g["off_cls"] = actv("cls", 1, d)
     g["off_pos"] = actv("pos", cfg.num_tokens, d)
@@ -123,7 +147,7 @@ def plan_layout(
             if t.key == "htoh4_w" and moe:  # router tensors come before the experts
                 for task in range(n_gates):
                     b[f"off_gate_w_{task}"] = mat(
-                        p + f"mlp.gate.{task}", cfg.num_experts, cfg.gate_in_dim
+                        p + f"mlp.gate.{task}", cfg.num_experts, cfg.gate_in_dim, matrix=True
                     )
                 if cfg.router == "task":
                     for task in range(cfg.num_tasks):
@@ -131,24 +155,22 @@ def plan_layout(
                             p + f"task_feature.{task}", 1, cfg.task_embed_dim
                         )
             if t.stored and t.applies(moe):
-                b[f"off_{t.key}"] = mat(p + t.name, *t.shape(cfg))
+                b[f"off_{t.key}"] = mat(p + t.name, *t.shape(cfg), matrix=t.kind == "w")
         blocks.append(b)
     io: dict[str, int] = {}
     pos = 0
     for name, (rows, cols) in io_shapes(cfg).items():
         io[name] = pos
         pos += rows * beats(cols, apw)
-    return Layout(act_w, g, blocks, img.beats, io, pos, img.tensors), img
+    return Layout(act_w, g, blocks, img.beats, io, pos, img.tensors, matrices), img
 
 
 def io_shapes(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
     """(rows, cols) of every io scratch region; rows are padded to whole beats in DDR."""
-    t, d = cfg.num_tokens, cfg.dim
-    shapes = {"io_in": (cfg.in_chans * cfg.img_size[0], cfg.img_size[1])}
-    shapes.update({name: (t, d) for name in ("io_x", "io_h", "io_q", "io_k", "io_v", "io_a")})
-    shapes["io_u"] = (t, max(cfg.mlp_hidden, cfg.expert_hidden))
-    shapes["io_g"] = (t, cfg.num_experts)
-    shapes["io_y"] = (t * cfg.top_k, d)
+    shapes = {
+        "io_in": (cfg.in_chans * cfg.img_size[0], cfg.img_size[1]),
+        "io_x": (cfg.num_tokens, cfg.dim),
+    }
     assert tuple(shapes) == IO_REGIONS
     return shapes
 

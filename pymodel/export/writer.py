@@ -33,7 +33,7 @@ from .descriptor import (
 )
 from .design import Design
 from .header import config_header, depth_defines
-from .layout import WEIGHT_W, Layout, pack_rows, plan_layout
+from .layout import WEIGHT_W, Layout, pack_rows, plan_layout, storage_bits
 from .regmap import interface
 from .tensors import BLOCK_TENSORS, output_key
 
@@ -115,7 +115,7 @@ def write_params(model, preset: NumericsPreset, design: Design) -> tuple[bytes, 
     check_formats(cfg, fmts, act_w)
     if preset.spec != SPEC:
         raise HlsExportError("the HLS engine is generated for the default MathSpec")
-    layout, img = plan_layout(cfg, act_w, design.maxima.tasks)
+    layout, img = plan_layout(cfg, act_w, design.maxima.tasks, fmts)
     g, blocks = build_descriptor(cfg, layout, fmts, design)
     validate_descriptor(g, design.maxima)
     for name, values in tables(preset.spec).items():
@@ -126,8 +126,11 @@ def write_params(model, preset: NumericsPreset, design: Design) -> tuple[bytes, 
         if name.startswith(("descriptor.", "table.")) or ".task_feature." in name:
             continue
         q = A.w(name)
-        width = act_w if name in ACT_WORD_TENSORS else WEIGHT_W
         raw = q.raw.numpy().reshape(-1, q.raw.shape[-1]) if q.raw.dim() > 1 else q.raw.numpy()
+        if name in ACT_WORD_TENSORS:
+            width = act_w
+        else:
+            width = storage_bits(q.fmt) if name in layout.matrices else WEIGHT_W
         img.put(off, pack_rows(raw, width, q.fmt))
     if cfg.router == "task":
         with torch.no_grad():

@@ -73,8 +73,8 @@ def cycle_report(
 
     pin = cfg.in_chans * cfg.patch_size**2
     linear("embed", cfg.num_patches, pin, d, residual=True)
-    groups = beats(t_tok, design.query_rows)
-    per_pass = t_tok * (beats(hd, design.attention_lanes) + 1)
+    groups = beats(t_tok, design.query_block)
+    per_pass = t_tok * (beats(hd, design.mac_in) + 1)
     for i in range(cfg.depth):
         p = f"blocks.{i}."
         layernorm(p + "norm1")
