@@ -67,16 +67,25 @@ proc export_design {args} {
 }
 
 # ------------------------------------------------------------------- Vivado
-foreach c {create_project set_property update_ip_catalog create_bd_design apply_bd_automation
+foreach c {create_project update_ip_catalog create_bd_design apply_bd_automation
            connect_bd_net connect_bd_intf_net assign_bd_address validate_bd_design save_bd_design
            make_wrapper update_compile_order wait_on_run open_run} {
   proc $c {args} [format {record %s {*}$args} $c]
 }
 # Queries return the name they were given, as Vivado returns the object of that name.
 foreach c {get_bd_pins get_bd_intf_pins get_bd_cells get_bd_addr_spaces get_files get_runs
-           current_project current_fileset get_timing_paths} {
+           get_timing_paths} {
   proc $c {args} {return [lindex $args end]}
 }
+# -dict lists are recorded as key=value words (values may hold spaces: "64 Bit").
+proc set_property {args} {
+  if {[lindex $args 0] ne "-dict"} { return [record set_property {*}$args] }
+  set kv {}
+  foreach {k v} [lindex $args 1] { lappend kv "$k=$v" }
+  record set_property -dict {*}$kv [lindex $args 2]
+}
+proc current_project {args} { return $::proj_name }
+proc current_fileset {args} { return sources_1 }
 proc get_board_parts {args} { return [env STUB_BOARD_PARTS] }
 proc get_ipdefs {args} { return [env STUB_IPDEFS $::ip_vlnv] }
 proc create_bd_cell {args} {
