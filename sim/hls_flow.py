@@ -6,10 +6,11 @@ Layout under ``build/hls/<name>/`` (name: ``<preset>-<numerics>`` unless given):
 ``export/`` (the export, with ``--golden`` vectors for the testbench),
 ``settings.tcl`` (what hls/tcl/run_hls.tcl reads: part, clock and the m_axi depth
 defines, all from the export's manifest), ``prj/`` (the Vitis project),
-``vitis_hls.log`` and ``reports.json``: the csynth figures (estimated latency,
-II per loop, resources), the cosimulation result (measured cycles of the real
-export on the generated RTL) and both beside the performance model's figures
-(modelled, from the export's report.json) with their ratios.
+``run_hls.log`` (the run's output; Vitis writes its own log beside it) and
+``reports.json``: the csynth figures (estimated latency, II per loop,
+resources), the cosimulation result (measured cycles of the real export on the
+generated RTL) and both beside the performance model's figures (modelled, from
+the export's report.json) with their ratios.
 
 Stops with a message naming the missing tool, and exit code 2, when neither
 ``vitis_hls`` nor ``vitis-run`` is on PATH (bit-exact C simulation without
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         hls_settings(manifest, export_dir, build_dir, args.stages, BOARDS[args.board].part),
         header=[f"written by python -m sim.hls_flow from {export_dir}/manifest.json"],
     )
-    rc = run_tool(tool, TCL, settings, build_dir, build_dir / "vitis_hls.log")
+    rc = run_tool(tool, TCL, settings, build_dir, build_dir / "run_hls.log")
     model = json.loads((export_dir / "report.json").read_text())
     try:
         rep = collect_reports(build_dir, manifest, model, tool)
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {build_dir / 'reports.json'}")
     if rc:
         print(
-            f"make hls: Vitis HLS exited with {rc}; see {build_dir / 'vitis_hls.log'}",
+            f"make hls: Vitis HLS exited with {rc}; see {build_dir / 'run_hls.log'}",
             file=sys.stderr,
         )
     return rc
