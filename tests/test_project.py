@@ -27,12 +27,13 @@ def test_make_help_lists_the_verbs():
     out = subprocess.run(
         ["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
-    for verb in ("setup", "test", "demo", "bench", "info", "onnx", "csim", "sim", "hls"):
+    verbs = ("setup", "test", "demo", "bench", "info", "onnx", "csim", "sim", "hls", "bitstream")
+    for verb in verbs:
         assert f"make {verb}" in out
 
 
 def test_unbuilt_targets_say_so():
-    r = subprocess.run(["make", "-s", "bitstream"], cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(["make", "-s", "baseline"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode != 0 and "not built yet" in r.stdout
 
 
