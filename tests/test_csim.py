@@ -297,12 +297,13 @@ def test_linear_unit_packed_8bit(tiny):
 def test_dsp_packing_is_exact(tiny):
     """Every 8-bit w_hi, w_lo pair against x in the signed and unsigned 8-bit ranges."""
     sim = tiny["edgemoe"].sim
-    w = np.arange(-128, 128)
-    hi, lo = np.meshgrid(w, w)
-    for x in (-128, -127, -1, 0, 1, 127, 255):
-        xs = np.full(hi.size, x)
-        ph, pl = sim.pack_mul(xs, hi.ravel(), lo.ravel())
-        assert mismatches(ph, x * hi.ravel()) == 0 and mismatches(pl, x * lo.ravel()) == 0, x
+    for w in (np.arange(-128, 128), np.arange(0, 256)):  # signed weights, unsigned probs
+        hi, lo = np.meshgrid(w, w)
+        for x in (-128, -127, -1, 0, 1, 127, 255):
+            xs = np.full(hi.size, x)
+            ph, pl = sim.pack_mul(xs, hi.ravel(), lo.ravel())
+            assert mismatches(ph, x * hi.ravel()) == 0, x
+            assert mismatches(pl, x * lo.ravel()) == 0, x
 
 
 # --------------------------------------------------------------- block stages

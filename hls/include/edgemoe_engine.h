@@ -16,6 +16,7 @@
 #ifndef EDGEMOE_ENGINE_H
 #define EDGEMOE_ENGINE_H
 
+#include "edgemoe_fifo.h"
 #include "edgemoe_math.h"
 
 // Decoded global descriptor.
@@ -65,42 +66,64 @@ struct Chip {
 // ------------------------------------------------------------------ linear jobs
 // The unified linear unit computes rows x out_features outputs of
 //   y[r][n] = requant(sum_k x[r][k] * w[n][k] + bias[n] + residual[r][n])  [-> GELU]
-// with every operand a view of an on-chip buffer or of DDR (weights).
-enum XSource { XS_H = 0, XS_A, XS_U, XS_Q, XS_PROB };  // x rows
-enum WSource { WS_DDR = 0, WS_KEYS, WS_VALUES };  // weights: DDR tiles or the KV store
-enum YSink { YS_X = 0, YS_K, YS_V, YS_Q, YS_SCORE, YS_A, YS_U, YS_G, YS_ACC };
-enum Residual { RES_NONE = 0, RES_X, RES_POS };
+// x streams through the MAC array R rows at a time from an on-chip buffer; w is a
+// stationary tile of TOe rows, streamed from DDR over the weight ports or filled
+// on chip (queries for the scores, probabilities for P x V).
+enum XSource {
+  XS_H = 0,  // LayerNorm output rows
+  XS_A,  // attention output rows
+  XS_U,  // hidden rows (or patches)
+  XS_KEYS,  // scores: key rows of the head (x[key][k] = K[key][head column k])
+  XS_VALUES_T  // P x V: value columns of the head (x[n][key] = V[key][head column n])
+};
+enum WSource {
+  WS_DDR = 0,  // weight matrix from DDR (weight ports)
+  WS_QUERIES,  // scores: w[q][k] = Q[query q][head column k]
+  WS_PROB  // P x V: w[q][key] = probability of query q and key (probability lanes)
+};
+enum YSink {
+  YS_X = 0,
+  YS_K,
+  YS_V,
+  YS_Q,
+  YS_SCORE_T,  // scores, transposed: S[slot][query n][key row]
+  YS_A_T,  // attention output, transposed: A[query n][head column row]
+  YS_U,
+  YS_G,
+  YS_ACC  // gated scatter-add into the MoE combine accumulators
+};
+enum Residual { RES_NONE = 0, RES_X };
 
 struct LinearJob {
-  int rows;  // output rows (tokens of the block or of an expert queue)
+  int rows;  // x rows (tokens, expert queue entries, keys, head columns)
   // x: rows of an on-chip buffer, optionally gathered through Chip::map_in
   int x_source;
   bool x_gather;  // row r reads row Chip::map_in[map0 + r]
   int map0;  // first queue entry of the job (experts)
   int x_row0;  // otherwise row r reads row x_row0 + r
-  int x_col0;  // first column read (head slice for queries)
+  int x_col0;  // first column read (head slice)
   int in_features;  // inputs per row (K of the matmul)
   int in_tail;  // constant inputs appended to every row (router task feature)
   Fmt x_fmt;
-  // weights: out_features rows of in_features (+ in_tail) words
+  // w: out_features rows of in_features (+ in_tail) words
   int w_source;
-  uint32_t w_off;  // DDR: beat offset of row 0; KV store: column of the head
+  uint32_t w_off;  // DDR: beat offset of row 0
+  int w_row0;  // on chip: first query row of the tile source
+  int w_col0;  // on chip: first column (head slice)
   int out_features;
   Fmt w_fmt;
+  int slot;  // score slot (scores and probabilities)
+  int s_frac;  // probabilities: fraction bits of the scores they come from
   // bias (params, 16-bit words) and residual (aligned into the accumulator)
   bool bias;
   uint32_t b_off;
   int b_frac;
   int residual;
   int r_frac;
-  int r_row0;  // first row of the residual (position embedding: token 1)
-  uint32_t r_off;  // residual rows in params (position embedding)
-  int s_frac;  // x = probabilities: fraction bits of the scores they come from
   // output
   int y_sink;
   int y_col0;  // first column written (head slice)
   int y_row0;  // row r writes (and takes its residual from) row y_row0 + r
-  int slot;  // softmax pipeline slot (scores / probabilities)
   Fmt y_fmt;
   bool gelu;
   Fmt g_fmt;

@@ -3,14 +3,13 @@
 //
 // Per query block of QB rows and head h, three steps share the MAC array with the
 // softmax unit in a software pipeline over heads (three score slots in flight):
-//   scores       S_h = Q_h K_h^T on the MAC array (keys as the weight operand,
-//                copied tile by tile from the key store), requantised to the score
-//                format into slot h % 3;
+//   scores       S_h on the MAC array: key rows of the head stream through it against
+//                a stationary tile of queries; requantised into slot h % 3;
 //   statistics   the online max and sum of every row in key order (the softmax
-//                unit: SL rows in parallel, one key per row per cycle, rows
-//                interleaved to cover the update's latency), then 1 / sum;
-//   values       O_h = P_h V_h on the MAC array, group-major, each probability
-//                computed once by the probability lanes as the row group is fetched.
+//                unit: SL rows in parallel, one key per row per cycle), then 1 / sum;
+//   values       O_h on the MAC array: value columns stream through it against a
+//                stationary tile of probabilities, which the probability lanes
+//                compute from the slot (one exp and one multiply each).
 // Step s runs scores(s), statistics(s - 1) and values(s - 2): the softmax unit
 // works on one head while the MAC array computes the next head's scores and the
 // previous head's values, so attention costs the MAC array's cycles.
@@ -20,29 +19,33 @@ struct AttnFormats {
   Fmt q, k, v, score, prob, out;
 };
 
+static const word_t* const no_port = 0;
+#define EM_NO_PORT(p, name) , no_port
+
+// S^T = K_h Q_h^T: key rows stream through the MAC array against a stationary tile
+// of TOe queries; the epilogue writes the scores transposed into the slot.
 static void scores(Chip& c, const Model& m, const AttnFormats& F, int qb0, int nq, int h,
                    const Tables& T) {
   LinearJob j = blank_job();
-  j.rows = nq;
-  j.x_source = XS_Q;
-  j.x_row0 = qb0;
+  j.rows = m.tokens;
+  j.x_source = XS_KEYS;
   j.x_col0 = h * m.head_dim;
   j.in_features = m.head_dim;
-  j.x_fmt = F.q;
-  j.w_source = WS_KEYS;
-  j.w_off = (uint32_t)(h * m.head_dim);
-  j.out_features = m.tokens;
-  j.w_fmt = F.k;
-  j.y_sink = YS_SCORE;
+  j.x_fmt = F.k;
+  j.w_source = WS_QUERIES;
+  j.w_row0 = qb0;
+  j.w_col0 = h * m.head_dim;
+  j.out_features = nq;
+  j.w_fmt = F.q;
+  j.y_sink = YS_SCORE_T;
   j.slot = h % 3;
   j.y_fmt = F.score;
-  const word_t* none = 0;
-#define EM_NONE(p, name) , none
-  linear_unit(none EDGEMOE_FOR_EACH_WGT(EM_NONE), c, j, 0, T);
-#undef EM_NONE
+  linear_unit(no_port EDGEMOE_FOR_EACH_WGT(EM_NO_PORT), c, j, 0, T);
 }
 
-// Online max / sum of every score row of a slot, keys in index order.
+// Online max / sum of every score row of a slot, keys in index order. SL lanes,
+// one row each; a lane takes one key per cycle and stalls SM_STALL cycles at a new
+// running max (the rescale multiply and the exp pipeline refill).
 static void statistics(Chip& c, const Model& m, const AttnFormats& F, int nq, int slot,
                        const Tables& T) {
   OnlineSoftmax st[SL];
@@ -74,27 +77,27 @@ sm_row_groups:
   }
 }
 
+// O_h^T = V_h^T P_h^T: head columns of the values stream through the MAC array
+// against a stationary tile of TOe queries' probabilities (computed from the slot by
+// the probability lanes while the previous tile computes); written transposed into A.
 static void values(Chip& c, const Model& m, const AttnFormats& F, int qb0, int nq, int h,
                    const Tables& T) {
   LinearJob j = blank_job();
-  j.rows = nq;
-  j.x_source = XS_PROB;
+  j.rows = m.head_dim;
+  j.x_source = XS_VALUES_T;
+  j.x_col0 = h * m.head_dim;
+  j.in_features = m.tokens;
+  j.x_fmt = F.v;
+  j.w_source = WS_PROB;
   j.slot = h % 3;
   j.s_frac = F.score.f;
-  j.in_features = m.tokens;
-  j.x_fmt = F.prob;
-  j.w_source = WS_VALUES;
-  j.w_off = (uint32_t)(h * m.head_dim);
-  j.out_features = m.head_dim;
-  j.w_fmt = F.v;
-  j.y_sink = YS_A;
+  j.out_features = nq;
+  j.w_fmt = F.prob;
+  j.y_sink = YS_A_T;
   j.y_row0 = qb0;
   j.y_col0 = h * m.head_dim;
   j.y_fmt = F.out;
-  const word_t* none = 0;
-#define EM_NONE(p, name) , none
-  linear_unit(none EDGEMOE_FOR_EACH_WGT(EM_NONE), c, j, 0, T);
-#undef EM_NONE
+  linear_unit(no_port EDGEMOE_FOR_EACH_WGT(EM_NO_PORT), c, j, 0, T);
 }
 
 #ifdef EDGEMOE_CSIM_TRACE

@@ -55,13 +55,19 @@ pe_gather:
     }
   }
   if (rows > first) {
+    // x = patches W^T + b + pos: the position rows are loaded into x and added as the
+    // residual, exactly in the accumulator.
+    const int stride = act_beats(m.dim);
+  pe_pos:
+    for (int r = first; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
+      read_act(params, m.off_pos + (uint32_t)((row0 + r) * stride), m.dim, c.x[r]);
+    }
     LinearJob j = ddr_job(rows - first, XS_U, m.patch_in, m.input, m.off_patch_w, m.dim,
                           m.patch_w, m.off_patch_b, m.patch_b, YS_X, m.embed);
     j.x_row0 = first;
     j.y_row0 = first;
-    j.residual = RES_POS;
-    j.r_off = m.off_pos;
-    j.r_row0 = row0 + first;
+    j.residual = RES_X;
     j.r_frac = m.pos.f;
     linear_unit(params, EDGEMOE_WGT_ARGS, c, j, 0, T);
   }
@@ -221,6 +227,7 @@ moe_acc_init:
   for (int r = 0; r < rows; r++)
     for (int d = 0; d < m.dim; d++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = EPI_LANES
       c.acc[r][d] = (acc_t)shl(c.x[r][d], cfrac - x_frac);
     }
   // Expert-major: each active expert's weights stream once for the token block; its
@@ -254,6 +261,7 @@ moe_combine:
   for (int r = 0; r < rows; r++)
     for (int d = 0; d < m.dim; d++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = EPI_LANES
       c.x[r][d] = (act_t)requant((int64_t)c.acc[r][d], cfrac, of);
     }
 }

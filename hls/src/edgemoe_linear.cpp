@@ -2,23 +2,23 @@
 // product of the engine (patch embedding, Q/K/V, projection, MLP, router logits,
 // experts, attention scores and probabilities x values).
 //
-// Geometry. Per cycle the array takes R rows x TI inputs of x and a TO x TI (wide
-// mode) or 2*TO x TI (packed mode) slice of w and accumulates R x TOe exact sums
-// (TOe = TO or 2*TO). Packed mode, when x and w both fit 8 bits, puts two weights
-// that share an x into one DSP: p = x * (w_hi * 2^18 + w_lo), whose low 18 bits
-// hold x * w_lo and the rest x * w_hi (pack_mul below) -- two MACs per DSP.
+// Geometry. Per cycle the array takes R rows x TI inputs of x and a TOe x TI slice
+// of the stationary w tile, and accumulates R x TOe exact sums. TOe = TO in wide
+// mode; in packed mode (x and w both fit 8 bits) two weights that share an x go
+// into one DSP (pack_mul: p = x * (w_hi * 2^18 + w_lo)) and TOe = 2 * TO.
 //
-// Schedule. Weight-stationary (every job but P x V): for each output tile of TOe
-// rows of w (streamed from DDR over the weight ports, or copied from the KV store;
-// double-buffered so tile t+1 loads while tile t computes, and the first tile of
-// the next job while the last tile of this one computes), for each group of R
-// rows: fetch the group's x (double-buffered), run K/TI MAC cycles (lu_mac,
-// II = 1), and hand R x TOe sums to the epilogue (bias and residual aligned into
-// the exact sum, one requantisation, optional GELU, store or gated scatter-add),
-// which overlaps the next group's MAC cycles. Group-major (P x V): for each group
-// of R query rows, fetch its probabilities once (computed from the scores by the
-// probability lanes), then run every output tile of the head against the value
-// store, reusing the fetched probabilities head_dim / TOe times.
+// Dataflow of one job (DATAFLOW region, lu_job):
+//   stream_weights  every tile of w from DDR, each port bursting its share of the
+//                   tile's rows back to back (outstanding reads hide the DDR
+//                   latency once per job) into a FIFO per port;
+//   lu_tiles        per output tile: fill the next tile buffer (from the FIFOs, the
+//                   query buffer or the probability lanes) while the current tile
+//                   computes (ping-pong); per group of R x rows: fetch the rows
+//                   (TI words per row per cycle), K/TI MAC cycles (lu_mac, II = 1),
+//                   and hand R x TOe sums to the epilogue (bias and residual aligned
+//                   into the exact sum, one requantisation, optional GELU, store or
+//                   gated scatter-add: EPI_LANES outputs per cycle), which overlaps
+//                   the next group's MAC cycles through double-buffered sums.
 #include "edgemoe_engine.h"
 
 static_assert(MAX_K % TI == 0, "MAX_K must be a multiple of TI");
@@ -27,9 +27,10 @@ static_assert(QB % R == 0, "the query block must be whole row groups");
 static_assert(TO % APW == 0, "output tiles must cover whole activation beats");
 static_assert(TI <= 32, "dot_t is sized for adder trees of at most 32 products");
 
-// Widest x row the unit reads: MAX_K inputs, or MAX_TOKENS probabilities.
+// Widest x row the unit reads: MAX_K inputs, or MAX_TOKENS keys.
 #define LU_MAX_IN (MAX_K > MAX_TOKENS ? MAX_K : MAX_TOKENS)
 #define LU_MAX_IN_PAD (((LU_MAX_IN + TI - 1) / TI) * TI)
+#define LU_MAX_ROWS (TB > MAX_TOKENS ? TB : MAX_TOKENS)
 
 LinearJob blank_job() {
   LinearJob j;
@@ -44,31 +45,121 @@ LinearJob blank_job() {
   j.x_fmt = decode_fmt(0);
   j.w_source = WS_DDR;
   j.w_off = 0;
+  j.w_row0 = 0;
+  j.w_col0 = 0;
   j.out_features = 0;
   j.w_fmt = decode_fmt(0);
+  j.slot = 0;
+  j.s_frac = 0;
   j.bias = false;
   j.b_off = 0;
   j.b_frac = 0;
   j.residual = RES_NONE;
   j.r_frac = 0;
-  j.r_row0 = 0;
-  j.r_off = 0;
-  j.s_frac = 0;
   j.y_sink = YS_X;
   j.y_col0 = 0;
   j.y_row0 = 0;
-  j.slot = 0;
   j.y_fmt = decode_fmt(0);
   j.gelu = false;
   j.g_fmt = decode_fmt(0);
   return j;
 }
 
+struct JobShape {
+  bool packed;
+  int toe, kpad, n_tiles, n_groups, row_beats;
+};
+
+static JobShape job_shape(const LinearJob& j) {
+  JobShape s;
+  s.packed = packed_mode(j.x_fmt, j.w_fmt);
+  s.toe = s.packed ? 2 * TO : TO;
+  s.kpad = round_up(j.in_features + j.in_tail, TI);
+  s.n_tiles = div_roundup(j.out_features, s.toe);
+  s.n_groups = div_roundup(j.rows, R);
+  s.row_beats = wrow_beats(j.in_features + j.in_tail, j.w_fmt.w);
+  return s;
+}
+
+// ------------------------------------------------------------ weight streamer
+// Port p carries rows [p * per, (p + 1) * per) of every tile, one burst per tile.
+static void stream_port(const word_t* wgt, const LinearJob& j, const JobShape& s, int p,
+                        fifo<word_t>& out) {
+  if (j.w_source != WS_DDR) return;
+  const int per = div_roundup(s.toe, WEIGHT_PORTS);
+ws_tiles:
+  for (int t = 0; t < s.n_tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / TO
+    const int n0 = t * s.toe + p * per;
+    const int nrows = imin(imin(per, s.toe - p * per), j.out_features - n0);
+    if (nrows <= 0) continue;
+    const uint32_t base = j.w_off + (uint32_t)(n0 * s.row_beats);
+  ws_burst:
+    for (int b = 0; b < nrows * s.row_beats; b++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * TO * MAX_K / WPW / WEIGHT_PORTS
+      out.write(wgt[base + b]);
+    }
+  }
+}
+
+// ----------------------------------------------------------------- tile fill
+// Tile t of w into wt (TOe rows x kpad): DDR beats from the port FIFOs, queries of
+// the head, or probabilities of the query block computed by the probability lanes.
+static void fill_tile(const Chip& c, const LinearJob& j, const JobShape& s, int t,
+                      fifo<word_t> ws[WEIGHT_PORTS], const Tables& T,
+                      mw_t wt[2 * TO][LU_MAX_IN_PAD]) {
+  const int n0 = t * s.toe, kt = j.in_features + j.in_tail;
+  if (j.w_source == WS_DDR) {
+    const bool narrow = j.w_fmt.w <= 8;
+    const int per = div_roundup(s.toe, WEIGHT_PORTS);
+  fill_rows:
+    for (int o = 0; o < s.toe; o++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * TO
+      const bool in = n0 + o < j.out_features;
+      for (int b = 0; b < s.row_beats; b++) {
+#pragma HLS PIPELINE II = 1
+        wgt_t v[WPW8];
+        const int words = in ? unpack_wgt(ws[o / per].read(), narrow, v) : 0;
+        for (int i = 0; i < WPW8; i++) {
+#pragma HLS UNROLL
+          const int k = b * (narrow ? WPW8 : WPW) + i;
+          if (i < words && k < s.kpad) wt[o][k] = k < kt ? (mw_t)v[i] : (mw_t)0;
+        }
+      }
+      if (!in) {
+        for (int k = 0; k < s.kpad; k++) wt[o][k] = 0;
+      } else {
+        const int filled = s.row_beats * (narrow ? WPW8 : WPW);
+        for (int k = filled; k < s.kpad; k++) wt[o][k] = 0;
+      }
+    }
+    return;
+  }
+fill_chip:
+  for (int o = 0; o < s.toe; o++) {
+    const int q = j.w_row0 + n0 + o;
+    const bool in = n0 + o < j.out_features;
+    for (int k = 0; k < s.kpad; k++) {
+#pragma HLS PIPELINE II = 1
+      mw_t v = 0;
+      if (in && k < j.in_features) {
+        if (j.w_source == WS_QUERIES) {
+          v = c.q[q][j.w_col0 + k];
+        } else {  // WS_PROB: p = e(s - m) / sum (PROB_LANES per cycle)
+          v = (mw_t)softmax_output(c.s[j.slot][n0 + o][k], j.s_frac, c.m[j.slot][n0 + o],
+                                   c.inv[j.slot][n0 + o], j.w_fmt, T);
+        }
+      }
+      wt[o][k] = v;
+    }
+  }
+}
+
 // ------------------------------------------------------------------ x operand
-// One row of x (inputs [0, kpad)): activations, a head slice of the queries, or
-// probabilities computed from a row of scores; the router's task feature appended.
+// One row of x (inputs [0, kpad)), the router's task feature appended, zero padded.
 static void fetch_x_row(const Chip& c, const LinearJob& j, int r, const act_t* tail, int kpad,
-                        const Tables& T, mx_t* row) {
+                        mx_t* row) {
   const int src = j.x_gather ? (int)c.map_in[j.map0 + r] : j.x_row0 + r;
   const int kin = j.in_features;
 x_fetch:
@@ -81,10 +172,8 @@ x_fetch:
         case XS_H: v = c.h[src][k]; break;
         case XS_A: v = c.a[src][k]; break;
         case XS_U: v = c.u[src][k]; break;
-        case XS_Q: v = c.q[src][j.x_col0 + k]; break;
-        default:  // XS_PROB: p = e(s - m) / sum, the probability lanes
-          v = (mx_t)softmax_output(c.s[j.slot][src][k], j.s_frac, c.m[j.slot][src],
-                                   c.inv[j.slot][src], j.x_fmt, T);
+        case XS_KEYS: v = c.k[src][j.x_col0 + k]; break;
+        default: v = c.v[k][j.x_col0 + src]; break;  // XS_VALUES_T
       }
     } else if (k < kin + j.in_tail) {
       v = tail[k - kin];
@@ -93,64 +182,11 @@ x_fetch:
   }
 }
 
-// ------------------------------------------------------------------ w operand
-// Output rows [n0, n0 + TOe) x inputs [0, kpad) of w: from DDR (weight ports) or
-// from the key store (scores: w[n][k] = K[key n][head column k]).
-static void load_w_rows(const word_t* wgt, const LinearJob& j, int n0, int r0, int nrows,
-                        int kpad, mw_t w[2 * TO][LU_MAX_IN_PAD]) {
-  const bool narrow = j.w_fmt.w <= 8;
-  const int kt = j.in_features + j.in_tail;
-  const int rb = wrow_beats(kt, j.w_fmt.w);
-  const uint32_t base = j.w_off + (uint32_t)((n0 + r0) * rb);
-w_burst:
-  for (int b = 0; b < nrows * rb; b++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * TO * MAX_K / WPW / WEIGHT_PORTS
-    const int o = r0 + b / rb, kb = b % rb;
-    wgt_t v[WPW8];
-    const int per = unpack_wgt(wgt[base + b], narrow, v);
-    for (int i = 0; i < WPW8; i++) {
-#pragma HLS UNROLL
-      const int k = kb * per + i;
-      if (i < per && k < kpad) w[o][k] = k < kt ? (mw_t)v[i] : (mw_t)0;
-    }
-  }
-  (void)kpad;
-}
-
-static void load_w_tile(EDGEMOE_WGT_DECL, const Chip& c, const LinearJob& j, int n0, int toe,
-                        int kpad, mw_t w[2 * TO][LU_MAX_IN_PAD]) {
-  const int nrows = imin(toe, j.out_features - n0);
-  if (j.w_source == WS_KEYS) {
-  w_keys:
-    for (int o = 0; o < toe; o++) {
-      for (int k = 0; k < kpad; k++) {
-#pragma HLS PIPELINE II = 1
-        w[o][k] = (o < nrows && k < j.in_features) ? c.k[n0 + o][j.w_off + k] : (act_t)0;
-      }
-    }
-    return;
-  }
-  // DDR: rows split evenly over the weight ports, one burst per port, ports in parallel.
-  const int per = div_roundup(nrows, WEIGHT_PORTS);
-#define EM_LOAD_PORT(p, ptr) \
-  if ((p) * per < nrows) load_w_rows(ptr, j, n0, (p) * per, imin(per, nrows - (p) * per), kpad, w);
-  EDGEMOE_FOR_EACH_WGT(EM_LOAD_PORT)
-#undef EM_LOAD_PORT
-w_pad_rows:
-  for (int o = nrows; o < toe; o++) {
-    for (int k = 0; k < kpad; k++) {
-#pragma HLS PIPELINE II = 1
-      w[o][k] = 0;
-    }
-  }
-}
-
 // ----------------------------------------------------------------- MAC array
 // K/TI cycles of the array on one row group and one output tile: DSP column d
 // accumulates outputs d (and d + TO in packed mode) of R rows.
-static void mac_group(const mx_t x[R][LU_MAX_IN_PAD], const mw_t (*w)[LU_MAX_IN_PAD], int kpad,
-                      bool packed, acc_t acc[R][2 * TO]) {
+static void mac_group(const mx_t x[R][LU_MAX_IN_PAD], const mw_t w[2 * TO][LU_MAX_IN_PAD],
+                      int kpad, bool packed, acc_t acc[R][2 * TO]) {
   for (int r = 0; r < R; r++)
     for (int o = 0; o < 2 * TO; o++) acc[r][o] = 0;
 lu_mac:
@@ -185,29 +221,22 @@ lu_mac:
 
 // ------------------------------------------------------------------ epilogue
 // R x TOe exact sums -> bias, residual, one requantisation, GELU, store / scatter-add.
-static void epilogue(const word_t* params, Chip& c, const LinearJob& j, const wgt_t* bvec,
-                     const acc_t acc[R][2 * TO], int r0, int n0, int toe, const Tables& T) {
+static void epilogue(Chip& c, const LinearJob& j, const wgt_t* bvec, const acc_t acc[R][2 * TO],
+                     int r0, int n0, int toe, const Tables& T) {
   const int acc_frac = j.x_fmt.f + j.w_fmt.f;
   const int nout = imin(toe, j.out_features - n0);
-  act_t pos[2 * TO];
 lu_epilogue_rows:
   for (int r = 0; r < R; r++) {
     if (r0 + r >= j.rows) break;
     const int row = j.y_row0 + r0 + r;  // sink (and residual) row
-    if (j.residual == RES_POS) {  // position embedding row (params, act words), tile columns
-      const uint32_t stride = (uint32_t)act_beats(j.out_features);
-      read_act(params, j.r_off + (uint32_t)(j.r_row0 + r0 + r) * stride + (uint32_t)(n0 / APW),
-               nout, pos);
-    }
   lu_epilogue:
-    for (int o = 0; o < toe; o++) {
+    for (int o = 0; o < nout; o++) {
 #pragma HLS PIPELINE II = 1
-      if (o >= nout) continue;
+#pragma HLS UNROLL factor = EPI_LANES / R
       const int n = n0 + o;
       int64_t a = (int64_t)acc[r][o];
       if (j.bias) a += shl(bvec[n], acc_frac - j.b_frac);
       if (j.residual == RES_X) a += shl(c.x[row][n], acc_frac - j.r_frac);
-      if (j.residual == RES_POS) a += shl(pos[o], acc_frac - j.r_frac);
       int64_t y = requant(a, acc_frac, j.y_fmt);
       if (j.gelu) y = gelu_fixed(y, j.y_fmt.f, j.g_fmt, T);
       switch (j.y_sink) {
@@ -215,8 +244,8 @@ lu_epilogue_rows:
         case YS_K: c.k[row][n] = (act_t)y; break;
         case YS_V: c.v[row][n] = (act_t)y; break;
         case YS_Q: c.q[row][n] = (act_t)y; break;
-        case YS_SCORE: c.s[j.slot][row][n] = (act_t)y; break;
-        case YS_A: c.a[row][j.y_col0 + n] = (act_t)y; break;
+        case YS_SCORE_T: c.s[j.slot][n][r0 + r] = (act_t)y; break;
+        case YS_A_T: c.a[j.y_row0 + n][j.y_col0 + r0 + r] = (act_t)y; break;
         case YS_U: c.u[row][n] = (act_t)y; break;
         case YS_G: c.g[row][n] = (act_t)y; break;
         default: {  // YS_ACC: gated scatter-add of an expert output into its token's combine
@@ -232,72 +261,54 @@ lu_epilogue_rows:
 }
 
 // ------------------------------------------------------------------- the unit
-void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& j,
-                 const act_t* tail, const Tables& T) {
+static void lu_tiles(Chip& c, const LinearJob& j, const JobShape& s, fifo<word_t> ws[WEIGHT_PORTS],
+                     const act_t* tail, const wgt_t* bvec, const Tables& T) {
   static mw_t wt[2][2 * TO][LU_MAX_IN_PAD];  // weight tile ping-pong
   static mx_t xg[2][R][LU_MAX_IN_PAD];  // row-group x ping-pong
-  static wgt_t bvec[MAX_K > MAX_TOKENS ? MAX_K : MAX_TOKENS];  // bias of the whole layer
-  static acc_t acc[R][2 * TO];
+  static acc_t acc[2][R][2 * TO];  // sums handed to the epilogue
 #pragma HLS ARRAY_PARTITION variable = wt type = complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = wt type = cyclic factor = TI dim = 3
 #pragma HLS ARRAY_PARTITION variable = xg type = complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = xg type = cyclic factor = TI dim = 3
 #pragma HLS ARRAY_PARTITION variable = acc type = complete
-#pragma HLS BIND_STORAGE variable = bvec type = ram_1p impl = lutram
-  const bool packed = packed_mode(j.x_fmt, j.w_fmt);
-  const int toe = packed ? 2 * TO : TO;
-  const int kpad = round_up(j.in_features + j.in_tail, TI);
-  if (j.bias) read_wgt(params, j.b_off, j.out_features, bvec);
-  const int n_tiles = div_roundup(j.out_features, toe), n_groups = div_roundup(j.rows, R);
-  if (j.w_source == WS_VALUES) {
-    // The head's values as the weight operand: vt[n][key] = V[key][head column n],
-    // copied from the value store once per job (prefetched under the previous head).
-    static mw_t vt[MAX_HEAD_DIM + 2 * TO][LU_MAX_IN_PAD];
-#pragma HLS ARRAY_PARTITION variable = vt type = cyclic factor = 2 * TO dim = 1
-#pragma HLS ARRAY_PARTITION variable = vt type = cyclic factor = TI dim = 2
-  lu_value_tile:
-    for (int key = 0; key < kpad; key++) {
-      for (int n = 0; n < n_tiles * toe; n++) {
-#pragma HLS PIPELINE II = 1
-        const bool in = key < j.in_features && n < j.out_features;
-        vt[n][key] = in ? c.v[key][j.w_off + n] : (act_t)0;
-      }
-    }
-  lu_groups_major:
-    for (int g = 0; g < n_groups; g++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = QB / R
-      for (int r = 0; r < R; r++) {
-        if (g * R + r < j.rows) {
-          fetch_x_row(c, j, g * R + r, tail, kpad, T, xg[0][r]);
-        } else {
-          for (int k = 0; k < kpad; k++) xg[0][r][k] = 0;
-        }
-      }
-    lu_tiles_of_group:
-      for (int t = 0; t < n_tiles; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_HEAD_DIM / TO
-        mac_group(xg[0], vt + t * toe, kpad, packed, acc);
-        epilogue(params, c, j, bvec, acc, g * R, t * toe, toe, T);
-      }
-    }
-    return;
-  }
-lu_tiles:
-  for (int t = 0; t < n_tiles; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / TO
-    load_w_tile(EDGEMOE_WGT_ARGS, c, j, t * toe, toe, kpad, wt[t & 1]);
+  if (s.n_tiles > 0) fill_tile(c, j, s, 0, ws, T, wt[0]);
+lu_tile_loop:
+  for (int t = 0; t < s.n_tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / TO
+    // Independent of the groups below (the other buffer): overlaps them.
+    if (t + 1 < s.n_tiles) fill_tile(c, j, s, t + 1, ws, T, wt[(t + 1) & 1]);
   lu_groups:
-    for (int g = 0; g < n_groups; g++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB / R
+    for (int g = 0; g < s.n_groups; g++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / R
       for (int r = 0; r < R; r++) {
         if (g * R + r < j.rows) {
-          fetch_x_row(c, j, g * R + r, tail, kpad, T, xg[g & 1][r]);
+          fetch_x_row(c, j, g * R + r, tail, s.kpad, xg[g & 1][r]);
         } else {
-          for (int k = 0; k < kpad; k++) xg[g & 1][r][k] = 0;
+          for (int k = 0; k < s.kpad; k++) xg[g & 1][r][k] = 0;
         }
       }
-      mac_group(xg[g & 1], wt[t & 1], kpad, packed, acc);
-      epilogue(params, c, j, bvec, acc, g * R, t * toe, toe, T);
+      mac_group(xg[g & 1], wt[t & 1], s.kpad, s.packed, acc[g & 1]);
+      epilogue(c, j, bvec, acc[g & 1], g * R, t * s.toe, s.toe, T);
     }
   }
+}
+
+static void lu_job(EDGEMOE_WGT_DECL, Chip& c, const LinearJob& j, const JobShape& s,
+                   const act_t* tail, const wgt_t* bvec, const Tables& T) {
+#pragma HLS DATAFLOW
+  fifo<word_t> ws[WEIGHT_PORTS];
+#pragma HLS STREAM variable = ws depth = 256
+#define EM_STREAM_PORT(p, ptr) stream_port(ptr, j, s, p, ws[p]);
+  EDGEMOE_FOR_EACH_WGT(EM_STREAM_PORT)
+#undef EM_STREAM_PORT
+  lu_tiles(c, j, s, ws, tail, bvec, T);
+}
+
+void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& j,
+                 const act_t* tail, const Tables& T) {
+  static wgt_t bvec[MAX_K];  // bias of the whole layer
+#pragma HLS BIND_STORAGE variable = bvec type = ram_1p impl = lutram
+  const JobShape s = job_shape(j);
+  if (j.bias) read_wgt(params, j.b_off, j.out_features, bvec);
+  lu_job(EDGEMOE_WGT_ARGS, c, j, s, tail, bvec, T);
 }
