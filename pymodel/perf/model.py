@@ -1,0 +1,296 @@
+"""The performance model of the engine: ``hls/src``'s schedule walked one loop nest at a time.
+
+:func:`estimate` follows ``edgemoe_top``: the patch embedding per token block,
+then per transformer block the K/V phase and the main phase (``run_block``),
+calling the unit models of :mod:`pymodel.perf.units` with the job each C++ call
+would run, and applying the overlap the code is written for. Every row of the
+result names the layer, the C++ loop label and its cycles; the report adds the
+compute bound (MACs at the array's peak) and the weight-streaming bound (weight
+bytes at the ports' and the DDR's rate) and the ratio of the model to each.
+Everything here is MODELLED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelConfig
+from ..export.design import Design
+from .ddr import Ddr
+from .units import (
+    DEPTH,
+    LinearSpec,
+    div_up,
+    elementwise,
+    expected_max_updates,
+    layernorm_rows,
+    linear,
+    queues,
+    router,
+    softmax_statistics,
+    x_transfer,
+)
+
+LABEL = "MODELLED"
+
+
+@dataclass
+class Widths:
+    """Format widths that select the datapath: MAC mode and weight words per tensor kind."""
+
+    act_w: int = 16
+    input: int = 16  # input image (patch-embedding x)
+    ln_out: int = 16  # LayerNorm outputs (x of Q/K/V, fc1, router, experts)
+    q: int = 16
+    kv: int = 16
+    prob: int = 16
+    attn: int = 16  # attention output (x of the projection)
+    gelu: int = 16  # GELU outputs (x of fc2 / h4toh)
+    weights: int = 16  # linear and router weights
+
+    @classmethod
+    def from_formats(cls, fmts: Mapping[str, Any], act_w: int) -> Widths:
+        """Widths of an export's format table (the widest tensor of each kind)."""
+
+        def widest(suffix: str) -> int:
+            ws = [f.width for n, f in fmts.items() if n.endswith(suffix)]
+            return max(ws) if ws else act_w
+
+        return cls(
+            act_w=act_w,
+            input=fmts["input"].width,
+            ln_out=max(widest(".norm1"), widest(".norm2")),
+            q=widest("attn.q"),
+            kv=max(widest("attn.k"), widest("attn.v")),
+            prob=widest("attn.prob"),
+            attn=widest("attn.out"),
+            gelu=max(widest("mlp.gelu"), widest("experts.gelu")),
+            weights=max(
+                [f.width for n, f in fmts.items() if _is_matrix(n)] or [16],
+            ),
+        )
+
+
+_MATRICES = ("q.w", "k.w", "v.w", "proj.w", "fc1.w", "fc2.w", "htoh4.w", "h4toh.w", "patch.w")
+
+
+def _is_matrix(name: str) -> bool:
+    """A weight matrix streamed through the weight ports (not a norm or bias)."""
+    tail = name.rsplit(".", 1)[-1]
+    return name.endswith(_MATRICES) or (".mlp.gate." in name and tail.isdigit())
+
+
+@dataclass
+class Row:
+    layer: str
+    label: str  # the C++ loop / function label
+    cycles: int
+    macs: int = 0
+    weight_bytes: int = 0
+
+
+@dataclass
+class Estimate:
+    """The model's answer for one forward (one task, batch 1)."""
+
+    cfg: ModelConfig
+    design: Design
+    ddr: Ddr
+    widths: Widths
+    rows: list[Row] = field(default_factory=list)
+    routing: str = "balanced assumption"
+
+    def add(self, layer: str, label: str, cycles: int, macs: int = 0, wbytes: int = 0) -> None:
+        self.rows.append(Row(layer, label, int(cycles), int(macs), int(wbytes)))
+
+    @property
+    def cycles(self) -> int:
+        return sum(r.cycles for r in self.rows)
+
+    @property
+    def latency_ms(self) -> float:
+        return self.cycles / (self.design.clock_mhz * 1e3)
+
+    @property
+    def macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(r.weight_bytes for r in self.rows)
+
+    def bounds(self) -> dict[str, float]:
+        """Lower bounds on this design: every MAC at the array's peak rate (packed where
+        the widths allow it), every weight byte at the ports' and the DDR's rate."""
+        d, ddr = self.design, self.ddr
+        w = self.widths
+        packed_all = max(w.ln_out, w.weights, w.q, w.kv, w.prob, w.attn, w.gelu) <= 8
+        peak = d.dsp_macs * (2 if packed_all else 1)
+        compute_ms = self.macs / peak / (d.clock_mhz * 1e3)
+        rate = min(d.weight_ports * ddr.port_rate(), ddr.total_rate(d.clock_mhz)) * 16
+        weights_ms = self.weight_bytes / rate / (d.clock_mhz * 1e3)
+        return {"compute_ms": compute_ms, "weights_ms": weights_ms}
+
+    def per_layer(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.layer] = out.get(r.layer, 0) + r.cycles
+        return out
+
+    def per_label(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.label] = out.get(r.label, 0) + r.cycles
+        return out
+
+
+def token_blocks(total: int, capacity: int) -> list[tuple[int, int]]:
+    """Balanced split of ``total`` rows into the fewest blocks of at most ``capacity``
+    (as ``split_rows`` in edgemoe_engine.h): (first row, rows) per block."""
+    n = div_up(total, capacity)
+    size = div_up(total, n)
+    return [(b * size, min(size, total - b * size)) for b in range(n)]
+
+
+def _lin(est: Estimate, layer: str, label: str, spec: LinearSpec) -> None:
+    c = linear(spec, est.design, est.ddr)
+    est.add(layer, label, c.cycles, spec.macs, c.weight_beats * 16)
+
+
+def _expert_counts(
+    cfg: ModelConfig, block: int, row0: int, rows: int, routing: Mapping[str, np.ndarray] | None
+) -> list[int]:
+    key = f"blocks.{block}"
+    if routing is not None and key in routing:
+        ids = np.asarray(routing[key]).reshape(cfg.num_tokens, cfg.top_k)[row0 : row0 + rows]
+        return np.bincount(ids.reshape(-1), minlength=cfg.num_experts).tolist()
+    per = div_up(rows * cfg.top_k, cfg.num_experts)
+    return [per] * cfg.num_experts
+
+
+def estimate(
+    cfg: ModelConfig,
+    design: Design | None = None,
+    widths: Widths | None = None,
+    *,
+    ddr: Ddr | None = None,
+    routing: Mapping[str, np.ndarray] | None = None,
+    max_updates: float | None = None,
+) -> Estimate:
+    """MODELLED cycles of one forward of ``cfg`` on ``design``.
+
+    ``routing`` (block -> (T, k) expert ids of a golden run) sizes the expert
+    queues; without it every expert gets an equal share. ``max_updates`` is the
+    mean number of running-max updates per score row (from a golden run);
+    without it the random-order expectation H_T - 1.
+    """
+    d = design or Design()
+    w = widths or Widths()
+    ddr = ddr or Ddr()
+    est = Estimate(cfg, d, ddr, w, routing="golden image" if routing is not None else "balanced")
+    t_tok, dim, hd = cfg.num_tokens, cfg.dim, cfg.head_dim
+    blocks = token_blocks(t_tok, d.token_block)
+    resident = len(blocks) == 1
+    upd = expected_max_updates(t_tok) if max_updates is None else max_updates
+    act, wb = w.act_w, w.weights
+    # Descriptor decode, block checks, tables (edgemoe_top prologue).
+    est.add("top", "check_blocks", ddr.burst_cycles(4 + 40 * cfg.depth) + 40 * cfg.depth)
+    est.add("top", "load_tables", ddr.burst_cycles(200))
+    # Patch embedding per token block.
+    pin = cfg.in_chans * cfg.patch_size**2
+    img_row_beats = div_up(cfg.img_size[1], 128 // act)
+    for row0, rows in blocks:
+        first = 1 if row0 == 0 else 0
+        patch_rows = div_up(rows - first, cfg.grid[1])
+        gather = cfg.in_chans * cfg.patch_size * patch_rows * img_row_beats
+        est.add("embed", "pe_gather", ddr.stream_cycles([gather], d.clock_mhz))
+        est.add("embed", "pe_pos", x_transfer(rows - first, dim, act, ddr, d.clock_mhz))
+        spec = LinearSpec("embed", rows - first, pin, dim, w.input, wb)
+        _lin(est, "embed", "lu_job", spec)
+        if not resident:
+            est.add("embed", "x_store_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+    est.add("embed", "pe_cls", dim + DEPTH["epilogue"])
+    for i in range(cfg.depth):
+        p = f"blocks.{i}."
+        moe = i in cfg.moe_blocks
+        # K/V phase.
+        for row0, rows in blocks:
+            if not resident:
+                est.add(p + "kv", "x_load_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+            est.add(p + "norm1", "ln_rows", layernorm_rows(rows, dim, d))
+            for n in ("k", "v"):
+                _lin(est, p + f"attn.{n}", "lu_job", LinearSpec(n, rows, dim, dim, w.ln_out, wb))
+        # Main phase.
+        for row0, rows in blocks:
+            if not resident:
+                est.add(p + "main", "x_load_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+                est.add(p + "norm1", "ln_rows", layernorm_rows(rows, dim, d))
+            _lin(est, p + "attn.q", "lu_job", LinearSpec("q", rows, dim, dim, w.ln_out, wb))
+            _attention(est, p + "attn", rows, upd)
+            spec = LinearSpec("proj", rows, dim, dim, w.attn, wb)
+            _lin(est, p + "attn.proj", "lu_job", spec)
+            est.add(p + "norm2", "ln_rows", layernorm_rows(rows, dim, d))
+            if moe:
+                _moe(est, p, i, row0, rows, routing)
+            else:
+                h = cfg.mlp_hidden
+                spec = LinearSpec("fc1", rows, dim, h, w.ln_out, wb, gelu=True)
+                _lin(est, p + "mlp.fc1", "lu_job", spec)
+                _lin(est, p + "mlp.fc2", "lu_job", LinearSpec("fc2", rows, h, dim, w.gelu, wb))
+            if not resident:
+                est.add(p + "main", "x_store_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+    if resident:
+        est.add("output", "x_store_rows", x_transfer(t_tok, dim, act, ddr, d.clock_mhz))
+    del hd
+    return est
+
+
+def _attention(est: Estimate, layer: str, rows: int, updates: float) -> None:
+    """``attention``: per query block, attn_steps s = 0 .. heads + 1, each running
+    scores(s) and values(s - 2) on the MAC array while statistics(s - 1) runs on the
+    softmax unit: a step costs max(MAC work, softmax work)."""
+    cfg, d, w = est.cfg, est.design, est.widths
+    t_tok, hd = cfg.num_tokens, cfg.head_dim
+    for qb0, nq in token_blocks(rows, d.query_block):
+        s_spec = LinearSpec("scores", t_tok, hd, nq, w.kv, w.q, "queries", bias=False)
+        v_spec = LinearSpec("values", hd, t_tok, nq, w.kv, w.prob, "prob", bias=False)
+        s_cost = linear(s_spec, d, est.ddr).cycles
+        v_cost = linear(v_spec, d, est.ddr).cycles
+        stats = softmax_statistics(nq, t_tok, d, updates)
+        mac_busy = sm_busy = 0
+        for s in range(cfg.num_heads + 2):
+            mac = (s_cost if s < cfg.num_heads else 0) + (v_cost if s >= 2 else 0)
+            sm = stats if 1 <= s <= cfg.num_heads else 0
+            est.add(layer, "attn_steps", max(mac, sm), 0)
+            mac_busy += mac
+            sm_busy += sm
+        # MACs of the head's two products (counted once, not per padded tile).
+        macs = 2 * cfg.num_heads * nq * t_tok * hd
+        est.rows[-1].macs += macs
+
+
+def _moe(
+    est: Estimate, p: str, block: int, row0: int, rows: int, routing: Mapping | None
+) -> None:
+    cfg, d, w = est.cfg, est.design, est.widths
+    wb = w.weights
+    spec = LinearSpec(
+        "gate", rows, cfg.dim, cfg.num_experts, w.ln_out, wb, bias=False,
+        in_tail=cfg.gate_in_dim - cfg.dim,
+    )  # fmt: skip
+    _lin(est, p + "mlp.gate", "lu_job", spec)
+    est.add(p + "mlp.route", "moe_route", router(rows, cfg.num_experts, d))
+    est.add(p + "mlp.route", "moe_count", queues(rows, cfg.top_k, cfg.num_experts))
+    est.add(p + "mlp.combine", "moe_acc_init", elementwise(rows, cfg.dim, d.epilogue_lanes))
+    for e, n in enumerate(_expert_counts(cfg, block, row0, rows, routing)):
+        if not n:
+            continue
+        eh = cfg.expert_hidden
+        up = LinearSpec("htoh4", n, cfg.dim, eh, w.ln_out, wb, gelu=True)
+        _lin(est, p + f"mlp.expert{e}.htoh4", "lu_job", up)
+        _lin(est, p + f"mlp.expert{e}.h4toh", "lu_job", LinearSpec("h4toh", n, eh, cfg.dim, w.gelu, wb))
+    est.add(p + "mlp.combine", "moe_combine", elementwise(rows, cfg.dim, d.epilogue_lanes))

@@ -1,0 +1,177 @@
+"""Cycles of each unit of the engine, one function per loop nest of ``hls/src``.
+
+Every function follows the C++ loop it names (the ``label`` of its rows is the
+C++ loop label, so csynth reports can be matched to it): trip counts, II = 1
+pipelines, the overlap the code is written for (ping-pong buffers, DATAFLOW
+regions, independent calls in one step), pipeline fill, and DDR streaming
+through :class:`~pymodel.perf.ddr.Ddr`. All figures are MODELLED.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..export.design import Design
+from .ddr import Ddr
+
+#: Pipeline depths (cycles). Where an RTL unit exists its measured latency is
+#: used (docs/HARDWARE.md, "initiation interval and latency"): the MAC tile 4,
+#: exp 4, reciprocal 4, rsqrt 4, GELU 3, LayerNorm row: II = D + 3 and 12 cycles
+#: from the last input to the first output.
+DEPTH = {
+    "mac": 4,
+    "fetch": 2,  # on-chip buffer read into the row-group register
+    "epilogue": 2,  # requantisation (+ GELU adds its own)
+    "gelu": 3,
+    "exp": 4,
+    "recip": 4,
+    "ln_extra": 3,  # LayerNorm row II beyond its element passes
+    "ln_latency": 12,
+    "region": 8,  # dataflow region start and done handshakes
+}
+#: Cycles a softmax lane stalls at a new running max: the rescale multiply (3)
+#: and the refill of the exp pipeline behind it (4).
+SM_STALL = 7
+
+
+def div_up(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass
+class LinearSpec:
+    """One job of the linear unit (the fields of the C++ ``LinearJob`` that cost time)."""
+
+    name: str
+    rows: int  # x rows
+    in_features: int
+    out_features: int
+    x_bits: int  # format widths: both <= 8 selects packed mode
+    w_bits: int
+    w_source: str = "ddr"  # "ddr", "queries", "prob"
+    gelu: bool = False
+    bias: bool = True
+    in_tail: int = 0
+
+    @property
+    def macs(self) -> int:
+        return self.rows * self.out_features * (self.in_features + self.in_tail)
+
+
+@dataclass
+class LinearCost:
+    cycles: int
+    compute_cycles: int  # n_tiles x n_groups x per-group cycles (no waits)
+    weight_beats: int  # DDR beats streamed
+    packed: bool
+    tiles: int
+    groups: int
+    detail: dict = field(default_factory=dict)
+
+
+def weight_row_beats(in_features: int, w_bits: int) -> int:
+    """Beats of one weight row in DDR (8- or 16-bit words)."""
+    return div_up(in_features, 16 if w_bits <= 8 else 8)
+
+
+def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
+    """``linear_unit``: bias load, then the lu_job DATAFLOW region.
+
+    Per tile: fill (ws FIFOs / queries / probability lanes) of tile t+1 overlaps
+    the groups of tile t (ping-pong); per group max(fetch, lu_mac, epilogue)
+    cycles, pipelined over the groups of a tile, drained once per tile. DDR
+    tiles arrive from the weight streamer, which issues the whole job's bursts
+    back to back (latency once per job).
+    """
+    packed = spec.x_bits <= 8 and spec.w_bits <= 8
+    toe = 2 * d.mac_out if packed else d.mac_out
+    kt = spec.in_features + spec.in_tail
+    kpad = div_up(kt, d.mac_in) * d.mac_in
+    n_tiles = div_up(spec.out_features, toe)
+    n_groups = div_up(spec.rows, d.mac_rows)
+    mac_g = kpad // d.mac_in
+    epi_g = div_up(d.mac_rows * toe, d.gelu_lanes if spec.gelu else d.epilogue_lanes)
+    group = max(mac_g, epi_g)
+    pipe = DEPTH["fetch"] + DEPTH["mac"] + DEPTH["epilogue"] + (DEPTH["gelu"] if spec.gelu else 0)
+    tile_compute = n_groups * group + pipe
+    # Tile fill and arrival.
+    row_beats = weight_row_beats(kt, spec.w_bits)
+    per_port = div_up(toe, d.weight_ports)
+    beats_tile_port = per_port * row_beats  # the busiest port of a full tile
+    weight_beats = 0
+    if spec.w_source == "ddr":
+        fill = beats_tile_port  # the FIFOs drain one beat per port per cycle
+        rate = min(ddr.port_rate(), ddr.total_rate(d.clock_mhz) / d.weight_ports)
+        weight_beats = spec.out_features * row_beats
+    elif spec.w_source == "queries":
+        fill = toe * kpad // d.mac_in  # TI query words per cycle
+    else:  # "prob": the probability lanes
+        fill = div_up(toe * kpad, d.prob_lanes) + DEPTH["exp"]
+    t = 0.0
+    ready = 0.0
+    if spec.w_source == "ddr":
+        arrival = [ddr.latency_cycles + (i + 1) * beats_tile_port / rate for i in range(n_tiles)]
+        ready = arrival[0]
+    else:
+        ready = fill
+    end = 0.0
+    for i in range(n_tiles):
+        start = max(end, ready)
+        end = start + tile_compute
+        if i + 1 < n_tiles:  # fill of tile i+1 runs while tile i computes
+            nxt = start + fill
+            ready = max(nxt, arrival[i + 1]) if spec.w_source == "ddr" else nxt
+    bias = ddr.burst_cycles(div_up(spec.out_features, 8)) if spec.bias else 0
+    cycles = bias + math.ceil(end) + DEPTH["region"]
+    return LinearCost(
+        cycles=cycles,
+        compute_cycles=n_tiles * n_groups * group,
+        weight_beats=weight_beats,
+        packed=packed,
+        tiles=n_tiles,
+        groups=n_groups,
+        detail={"per_group": group, "mac_per_group": mac_g, "fill_per_tile": fill},
+    )
+
+
+def layernorm_rows(rows: int, dim: int, d: Design) -> int:
+    """``ln_rows``: LN_LANES elements per cycle per pass; II = passes + extra per row."""
+    ii = div_up(dim, d.ln_lanes) + DEPTH["ln_extra"]
+    return rows * ii + DEPTH["ln_latency"]
+
+
+def softmax_statistics(nq: int, tokens: int, d: Design, updates_per_row: float) -> int:
+    """``sm_row_groups`` x ``sm_keys``: SL rows at a time, one key per row per cycle,
+    plus the stalls at new running maxima (the slowest lane of a group sets its pace)."""
+    groups = div_up(nq, d.softmax_lanes)
+    per_group = tokens + math.ceil(SM_STALL * updates_per_row) + DEPTH["exp"] + DEPTH["recip"]
+    return groups * per_group
+
+
+def expected_max_updates(tokens: int) -> float:
+    """Running-max updates after the first key of a row in random order: H_T - 1."""
+    return sum(1.0 / i for i in range(2, tokens + 1))
+
+
+def router(rows: int, experts: int, d: Design) -> int:
+    """``moe_route``: per token a top-k scan and the online softmax over the experts
+    (ROUTER_LANES tokens in parallel), then the counting sort of the queues."""
+    per_token = 3 * experts + DEPTH["exp"] + DEPTH["recip"]
+    return div_up(rows, d.router_lanes) * per_token
+
+
+def queues(rows: int, top_k: int, experts: int) -> int:
+    """``moe_count`` + prefix sum + ``moe_place``."""
+    return 2 * rows * top_k + experts
+
+
+def elementwise(rows: int, dim: int, lanes: int) -> int:
+    """A row loop of ``lanes`` elements per cycle (``moe_acc_init``, ``moe_combine``)."""
+    return rows * div_up(dim, lanes) + DEPTH["epilogue"]
+
+
+def x_transfer(rows: int, dim: int, act_w: int, ddr: Ddr, clock_mhz: float) -> int:
+    """``load_x`` / ``store_x``: the block's rows of io_x as one burst sequence."""
+    beats = rows * div_up(dim, 128 // act_w)
+    return ddr.stream_cycles([beats], clock_mhz)
