@@ -27,9 +27,10 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     return (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
-def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Stride-1 'same' convolution of (C, H, W) with (O, C, k, k), k odd: k*k matmuls."""
-    out_c, _, k, _ = weight.shape
+def conv2d(x: np.ndarray, taps: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Stride-1 'same' convolution of (C, H, W); ``taps`` = weight.transpose(2, 3, 0, 1)
+    (k, k, O, C), contiguous so that each of the k*k matmuls runs in BLAS."""
+    k, _, out_c, _ = taps.shape
     c, h, w = x.shape
     p = k // 2
     xp = np.pad(x, ((0, 0), (p, p), (p, p))) if p else x
@@ -37,7 +38,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     for dy in range(k):
         for dx in range(k):
             patch = np.ascontiguousarray(xp[:, dy : dy + h, dx : dx + w]).reshape(c, h * w)
-            out += weight[:, :, dy, dx] @ patch
+            out += taps[dy, dx] @ patch
     out += bias[:, None]
     return out.reshape(out_c, h, w)
 
@@ -85,7 +86,10 @@ class Heads:
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("version") != 1:
             raise ExportError(f"{path}: heads version {meta.get('version')} is not supported")
-        return cls({k: v.astype(np.float32) for k, v in arrays.items()}, meta)
+        for k, v in arrays.items():
+            v = v.astype(np.float32)
+            arrays[k] = np.ascontiguousarray(v.transpose(2, 3, 0, 1)) if v.ndim == 4 else v
+        return cls(arrays, meta)
 
     def run(self, tokens: np.ndarray, task: str) -> np.ndarray:
         """Final tokens (1+N, D) -> the task's prediction (channels, H, W), float32."""
