@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PRESET ?= edgemoe-t
 TASK ?=
 
-.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
+.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run baseline report clean
 
 help: ## list the targets
 	@echo "edgemoe: M3ViT / Edge-MoE hardware co-design"
@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	command -v iverilog >/dev/null && command -v yosys >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
-	$(VENV)/bin/pip install -q -e '.[onnx,dev]'
+	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2)
+	$(VENV)/bin/pip install -q -e '.[onnx,dev,board]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
 	touch $(STAMP)
@@ -70,6 +70,11 @@ hls: setup ## Vitis HLS csim/csynth/cosim/export for PRESET (STAGES="csim csynth
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
 bitstream: ## Vivado ZCU104 bitstream (not built yet)
 	$(NOT_BUILT)
+EXPORT ?= build/export/$(PRESET)-hw16
+REPEAT ?= 10
+run: setup ## host runtime on EXPORT's golden input (simulated board; BITSTREAM=FILE.bit: ZCU104) -> build/run/result.json
+	@test -f $(EXPORT)/manifest.json || $(VENV)/bin/edgemoe export-hls --preset $(PRESET) --out $(EXPORT) --golden
+	$(VENV)/bin/edgemoe run $(EXPORT) --task $(if $(TASK),$(TASK),semseg) --golden --repeat $(REPEAT) $(if $(BITSTREAM),--bitstream $(BITSTREAM)) --json build/run/result.json
 baseline: ## GPU/CPU latency and energy baseline (not built yet)
 	$(NOT_BUILT)
 report: ## comparison report from result files (not built yet)
