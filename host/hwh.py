@@ -39,57 +39,26 @@ HP_PORTS = (
 )
 #: What every HP port reaches: PS DDR low (2 GiB) and the high DDR window.
 DDR_RANGES = (("DDR_LOW", 0x0, 0x7FFFFFFF), ("DDR_HIGH", 0x800000000, 0x87FFFFFFF))
-#: AXI4-Lite signals of the s_axi_control slave (direction seen by the IP, width).
-AXILITE = (
-    ("AWADDR", "I", 0),
-    ("AWVALID", "I", 1),
-    ("AWREADY", "O", 1),
-    ("WDATA", "I", 32),
-    ("WSTRB", "I", 4),
-    ("WVALID", "I", 1),
-    ("WREADY", "O", 1),
-    ("BRESP", "O", 2),
-    ("BVALID", "O", 1),
-    ("BREADY", "I", 1),
-    ("ARADDR", "I", 0),
-    ("ARVALID", "I", 1),
-    ("ARREADY", "O", 1),
-    ("RDATA", "O", 32),
-    ("RRESP", "O", 2),
-    ("RVALID", "O", 1),
-    ("RREADY", "I", 1),
+
+
+def _signals(spec: str) -> tuple[tuple[str, str, int], ...]:
+    """``"NAME:DIR:WIDTH ..."`` -> ((name, direction seen by the IP, width), ...)."""
+    return tuple((n, d, int(w)) for n, d, w in (item.split(":") for item in spec.split()))
+
+
+#: AXI4-Lite signals of the s_axi_control slave (width 0: the address width).
+AXILITE = _signals(
+    "AWADDR:I:0 AWVALID:I:1 AWREADY:O:1 WDATA:I:32 WSTRB:I:4 WVALID:I:1 WREADY:O:1 "
+    "BRESP:O:2 BVALID:O:1 BREADY:I:1 ARADDR:I:0 ARVALID:I:1 ARREADY:O:1 RDATA:O:32 "
+    "RRESP:O:2 RVALID:O:1 RREADY:I:1"
 )
-#: AXI4 signals of an m_axi master (direction seen by the IP, width; 0 = address width).
-AXI4 = (
-    ("AWADDR", "O", 0),
-    ("AWLEN", "O", 8),
-    ("AWSIZE", "O", 3),
-    ("AWBURST", "O", 2),
-    ("AWCACHE", "O", 4),
-    ("AWPROT", "O", 3),
-    ("AWVALID", "O", 1),
-    ("AWREADY", "I", 1),
-    ("WDATA", "O", 128),
-    ("WSTRB", "O", 16),
-    ("WLAST", "O", 1),
-    ("WVALID", "O", 1),
-    ("WREADY", "I", 1),
-    ("BRESP", "I", 2),
-    ("BVALID", "I", 1),
-    ("BREADY", "O", 1),
-    ("ARADDR", "O", 0),
-    ("ARLEN", "O", 8),
-    ("ARSIZE", "O", 3),
-    ("ARBURST", "O", 2),
-    ("ARCACHE", "O", 4),
-    ("ARPROT", "O", 3),
-    ("ARVALID", "O", 1),
-    ("ARREADY", "I", 1),
-    ("RDATA", "I", 128),
-    ("RRESP", "I", 2),
-    ("RLAST", "I", 1),
-    ("RVALID", "I", 1),
-    ("RREADY", "O", 1),
+#: AXI4 signals of an m_axi master (width 0: the address width).
+AXI4 = _signals(
+    "AWADDR:O:0 AWLEN:O:8 AWSIZE:O:3 AWBURST:O:2 AWCACHE:O:4 AWPROT:O:3 AWVALID:O:1 "
+    "AWREADY:I:1 WDATA:O:128 WSTRB:O:16 WLAST:O:1 WVALID:O:1 WREADY:I:1 BRESP:I:2 "
+    "BVALID:I:1 BREADY:O:1 ARADDR:O:0 ARLEN:O:8 ARSIZE:O:3 ARBURST:O:2 ARCACHE:O:4 "
+    "ARPROT:O:3 ARVALID:O:1 ARREADY:I:1 RDATA:I:128 RRESP:I:2 RLAST:I:1 RVALID:I:1 "
+    "RREADY:O:1"
 )
 CONTROL_REGS = {"CTRL": "CTRL", "GIE": "GIER", "IER": "IP_IER", "ISR": "IP_ISR"}
 
@@ -122,85 +91,38 @@ def register_names(interface: dict[str, Any]) -> dict[str, str]:
 
 def engine_registers(interface: dict[str, Any]) -> list[HwhRegister]:
     """The registers Vitis HLS lists for the top function's s_axilite block."""
-    bits = interface["ctrl_bits"]
     ro, rw, wo = "read-only", "read-write", "write-only"
     ctrl = [
-        (
-            k.upper(),
-            b,
-            1,
-            rw if k in ("ap_start", "auto_restart") else ro,
-            f"Control signal Register for '{k}'.",
-        )
-        for k, b in sorted(bits.items(), key=lambda kv: kv[1])
-    ]
+        (k.upper(), b, 1, rw if k in ("ap_start", "auto_restart") else ro,
+         f"Control signal Register for '{k}'.")
+        for k, b in sorted(interface["ctrl_bits"].items(), key=lambda kv: kv[1])
+    ]  # fmt: skip
     irq = sorted(interface["irq_bits"].items(), key=lambda kv: kv[1])
+    enable = [(f"CHAN{b}_INT_EN", b, 1, rw, f"Enable Channel {b} ({k}) Interrupt.") for k, b in irq]
+    status = [(f"CHAN{b}_INT_ST", b, 1, ro, f"Channel {b} ({k}) Interrupt Status.") for k, b in irq]
     regs = [
         HwhRegister("CTRL", 0x00, rw, "Control signals", ctrl),
-        HwhRegister(
-            "GIER",
-            0x04,
-            rw,
-            "Global Interrupt Enable Register",
-            [("Enable", 0, 1, rw, "Master enable for the device interrupt output")],
-        ),
-        HwhRegister(
-            "IP_IER",
-            0x08,
-            rw,
-            "IP Interrupt Enable Register",
-            [(f"CHAN{b}_INT_EN", b, 1, rw, f"Enable Channel {b} ({k}) Interrupt.") for k, b in irq],
-        ),
-        HwhRegister(
-            "IP_ISR",
-            0x0C,
-            rw,
-            "IP Interrupt Status Register",
-            [(f"CHAN{b}_INT_ST", b, 1, ro, f"Channel {b} ({k}) Interrupt Status.") for k, b in irq],
-        ),
-    ]
+        HwhRegister("GIER", 0x04, rw, "Global Interrupt Enable Register",
+                    [("Enable", 0, 1, rw, "Master enable for the device interrupt output")]),
+        HwhRegister("IP_IER", 0x08, rw, "IP Interrupt Enable Register", enable),
+        HwhRegister("IP_ISR", 0x0C, rw, "IP Interrupt Status Register", status),
+    ]  # fmt: skip
+
+    def data(name: str, off: int, access: str, what: str, lo: int = 0, hi: int = 31) -> None:
+        field = (what, 0, 32, access, f"Bit {hi} to {lo} Data signal of {what}")
+        regs.append(HwhRegister(name, off, access, f"Data signal of {what}", [field]))
+
     for a in interface["args"]:
         n, off = a["name"], a["offset"]
-        if a["kind"] == "pointer":
-            for i, (lo, hi) in enumerate(((31, 0), (63, 32))):
-                regs.append(
-                    HwhRegister(
-                        f"{n}_{i + 1}",
-                        off + 4 * i,
-                        wo,
-                        f"Data signal of {n}",
-                        [(f"{n}", 0, 32, wo, f"Bit {hi} to {lo} Data signal of {n}")],
-                    )
-                )
+        if a["kind"] == "pointer":  # a 64-bit address: low word, high word
+            data(f"{n}_1", off, wo, n)
+            data(f"{n}_2", off + 4, wo, n, 32, 63)
         elif a["kind"] == "scalar_in":
-            regs.append(
-                HwhRegister(
-                    n,
-                    off,
-                    wo,
-                    f"Data signal of {n}",
-                    [(n, 0, 32, wo, f"Bit 31 to 0 Data signal of {n}")],
-                )
-            )
-        else:
-            regs.append(
-                HwhRegister(
-                    n,
-                    off,
-                    ro,
-                    f"Data signal of {n}",
-                    [(n, 0, 32, ro, f"Bit 31 to 0 Data signal of {n}")],
-                )
-            )
-            regs.append(
-                HwhRegister(
-                    f"{n}_ctrl",
-                    off + 4,
-                    ro,
-                    f"Control signal of {n}",
-                    [(f"{n}_ap_vld", 0, 1, ro, f"Control signal {n}_ap_vld")],
-                )
-            )
+            data(n, off, wo, n)
+        else:  # an output scalar and its ap_vld word (clear on read)
+            data(n, off, ro, n)
+            vld = (f"{n}_ap_vld", 0, 1, ro, f"Control signal {n}_ap_vld")
+            regs.append(HwhRegister(f"{n}_ctrl", off + 4, ro, f"Control signal of {n}", [vld]))
     return regs
 
 
