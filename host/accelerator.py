@@ -122,6 +122,13 @@ class Accelerator:
                 f"backend {backend!r}: use one of {BACKENDS} (board needs bitstream=FILE.bit, "
                 "csim needs export=DIR)"
             )
+        try:
+            import pynq  # noqa: F401  (both backends drive the board through pynq)
+        except ImportError:
+            raise HostError(
+                "the board and simulated-board backends need pynq: pip install pynq==4.0.0 "
+                "(a PYNQ board image has it)"
+            ) from None
         if backend == "board":
             if bitstream is None:
                 raise HostError("the board backend needs bitstream=FILE.bit (.hwh beside it)")

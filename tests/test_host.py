@@ -152,6 +152,10 @@ def test_open_refuses_bad_bitstreams(tiny, simbit):
     rewrite_file(simbit.parent, "hwh", hwh)
     with pytest.raises(BitstreamError, match="registers differ from the register map"):
         open_sim(tiny, pl, simbit)
+    write_hwh(dict(interface(Design()), top="resize_accel"), hwh)
+    rewrite_file(simbit.parent, "hwh", hwh)
+    with pytest.raises(BitstreamError, match="no IP of type xilinx.com:hls:edgemoe_top:1.0"):
+        open_sim(tiny, pl, simbit)
     hwh.unlink()
     with pytest.raises(BitstreamError, match="edgemoe_sim.hwh is missing"):
         open_sim(tiny, pl, simbit)
@@ -217,6 +221,11 @@ def test_register_file_behaves_as_vitis_hls_generates_it(tiny):
         assert ip.reg("ISR") == 1
         ip.set("ISR", 1)  # toggle on write
         assert ip.reg("ISR") == 0
+        from host.simboard import SimBusError
+
+        with pytest.raises(SimBusError):  # the PL reaching memory no buffer backs
+            acc.sim.resolve(acc.io.device_address + (1 << 36))
+        assert acc.sim.faults and "unmapped address" in acc.sim.faults[0]
 
 
 def test_timeout_raises_with_a_register_dump_and_faults(tiny):
@@ -548,6 +557,26 @@ def test_cli_run_writes_the_host_run_envelope(tiny, tmp_path):
     assert set(r["latency_ms"]["kernel"]) >= {"p50", "p90", "p99"}
     p = _cli("run", tiny.dir, "--task", "semseg", "--power")
     assert p.returncode == 2 and "power needs a ZCU104 running PYNQ" in p.stderr
+
+
+def test_cli_run_reads_a_picture(tiny, tmp_path, capsys):
+    require_pynq()
+    require_csim()
+    from PIL import Image
+
+    from host.cli import main
+
+    rgb = np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "pic.png")
+    assert (
+        main(["run", str(tiny.dir), "--task", "semseg", "--image", str(tmp_path / "pic.png")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert f"image: {tmp_path / 'pic.png'}" in out and "head 5x48x64" in out
+    assert (
+        main(["run", str(tiny.dir), "--task", "semseg", "--image", str(tmp_path / "no.png")]) == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_cli_check_bitstream(tiny, simbit, tmp_path):
