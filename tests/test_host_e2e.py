@@ -56,6 +56,7 @@ def test_tiny_every_task_bit_exact(tiny, numerics):
         assert np.array_equal(acc.run_raw(raw, "depth").raw, expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("numerics, task", [("edgemoe", "semseg"), ("hw16", "depth")])
 def test_edgemoe_t_bit_exact_with_heads(edgemoe_t, numerics, task):
     """Edge-MoE's model (129 tokens, 16 experts top-2): one task per numerics here."""
