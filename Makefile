@@ -11,7 +11,7 @@ TASK ?=
 ENGINE ?= hls
 BOARD ?= zcu104
 
-.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
+.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run baseline report clean
 
 help: ## list the targets
 	@echo "edgemoe: M3ViT / Edge-MoE hardware co-design"
@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
-	$(VENV)/bin/pip install -q -e '.[onnx,dev]'
+	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2)
+	$(VENV)/bin/pip install -q -e '.[onnx,dev,board]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
 	touch $(STAMP)
@@ -74,6 +74,11 @@ hls: setup ## Vitis HLS csim/csynth/cosim/export of PRESET, reports in build/hls
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
 bitstream: setup ## ENGINE IP -> Vivado BOARD design -> bitstreams/ .bit .hwh manifest (needs Vitis, Vivado)
 	$(PY) -m sim.bitstream_flow --engine $(ENGINE) --board $(BOARD) --preset $(PRESET)
+EXPORT ?= build/export/$(PRESET)-hw16
+REPEAT ?= 10
+run: setup ## host runtime on EXPORT's golden input (simulated board; BITSTREAM=FILE.bit: ZCU104) -> build/run/result.json
+	@test -f $(EXPORT)/manifest.json || $(VENV)/bin/edgemoe export-hls --preset $(PRESET) --out $(EXPORT) --golden
+	$(VENV)/bin/edgemoe run $(EXPORT) --task $(if $(TASK),$(TASK),semseg) --golden --repeat $(REPEAT) $(if $(BITSTREAM),--bitstream $(BITSTREAM)) --json build/run/result.json
 baseline: ## GPU/CPU latency and energy baseline (not built yet)
 	$(NOT_BUILT)
 report: ## comparison report from result files (not built yet)

@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.set_defaults(func=cmd_export_hls)
 
+    from host.cli import add_commands  # run, check-bitstream: the host runtime (no torch)
+
+    add_commands(sub)
+
     q = sub.add_parser("inspect", help="summary, both MoE orders and routing traffic of a model")
     q.add_argument(
         "preset",

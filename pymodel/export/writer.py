@@ -33,6 +33,7 @@ from .descriptor import (
 )
 from .design import Design
 from .header import config_header, depth_defines
+from .heads import write_heads
 from .layout import WEIGHT_W, Layout, pack_rows, plan_layout, storage_bits
 from .regmap import interface
 from .tensors import BLOCK_TENSORS, output_key
@@ -226,6 +227,7 @@ def export_hls(
     report = cycle_report(cfg, design, layout.act_w, routing)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(report))
+    write_heads(model, out)  # float task heads for the host runtime (heads.npz)
     files = sorted(q for q in out.rglob("*") if q.is_file() and q.name != MANIFEST)
     last = cfg.depth - 1
     manifest = {
