@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -127,13 +128,30 @@ def _print_metrics(metrics: dict, baselines: dict | None = None) -> None:
         print(f"{task:<12} {name:<8} {m[name]:>10.3f} {base}  ({arrow} is better)")
 
 
+def _data_arg(data: str | None, root: str | None) -> str | None:
+    """``--data pascal --root DIR`` is ``pascal:DIR``."""
+    if root is None:
+        return data
+    if data not in ("pascal", "nyud"):
+        raise ValueError(f"--root needs --data pascal or --data nyud, got --data {data!r}")
+    return f"{data}:{root}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train PRESET on the data, writing checkpoints and metrics.json to --out."""
+    from . import distributed
+
+    if args.nproc and args.nproc > 1 and not distributed.under_torchrun():
+        # Re-run this very command in N processes through torch.distributed.run.
+        if args.batch is not None:  # fail before starting N processes
+            distributed.micro_batch(args.batch, args.nproc, args.accum or 1)
+        argv = distributed.strip_options(args.argv, ["--nproc", "--master-port"])
+        return distributed.launch(argv, args.nproc, args.master_port)
     from .train import train
 
     result = train(
         None if args.preset == "-" else args.preset,
-        args.data,
+        _data_arg(args.data, args.root),
         steps=args.steps,
         epochs=args.epochs,
         lr=args.lr,
@@ -143,15 +161,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_dir=args.out,
         resume=args.resume,
         save_every=args.save_every,
+        stop_after=args.stop_after,
         num_scenes=args.scenes,
         eval_scenes=args.eval_scenes,
         evaluate_at_end=not args.no_eval,
         overrides=_parse_overrides(args.set),
+        recipe=args.recipe,
+        optimizer=args.optimizer,
+        accum=args.accum,
+        amp=args.amp,
+        augment=False if args.no_augment else None,
+        workers=args.workers,
     )
+    if distributed.under_torchrun() and int(os.environ.get("RANK", 0)) != 0:
+        return 0  # rank 0 reports
+    world = f" on {result['world_size']} processes" if result["world_size"] > 1 else ""
     print(
         f"trained to step {result['step']}/{result['steps']}: {result['steps_run']} steps in "
-        f"{result['wall_s']:.1f} s ({result['s_per_step']:.3f} s/step); "
-        f"checkpoint {result['checkpoint']}"
+        f"{result['wall_s']:.1f} s ({result['s_per_step']:.3f} s/step{world}, global batch "
+        f"{result['global_batch']}); checkpoint {result['checkpoint']}"
     )
     if "eval" in result:
         _print_metrics(result["eval"], result.get("baselines"))
@@ -242,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     presets = ", ".join(PRESETS)
+    recipes = ", ".join(_recipe_names())
 
     q = sub.add_parser("info", help="parameters, MACs per task and weight bytes of a model")
     q.add_argument("preset", help=f"preset ({presets}) or a YAML/JSON config file")
@@ -322,15 +351,47 @@ def build_parser() -> argparse.ArgumentParser:
         "preset", help=f"preset ({presets}) or a YAML/JSON config file ('-' with --resume)"
     )
     q.add_argument("--data", default=None, help=data_help + " (default synthetic)")
-    q.add_argument("--steps", type=int, help="total optimizer steps (default 200)")
+    q.add_argument("--root", help="dataset directory for --data pascal or --data nyud")
+    q.add_argument(
+        "--recipe",
+        help=f"training recipe ({recipes}; default: the one named like the preset, else default)",
+    )
+    q.add_argument("--steps", type=int, help="total optimizer steps (default: the recipe's)")
     q.add_argument("--epochs", type=float, help="alternatively, passes over the training set")
-    q.add_argument("--batch", type=int, help="batch size (default 8)")
-    q.add_argument("--lr", type=float, help="peak AdamW learning rate (default 1e-3)")
+    q.add_argument(
+        "--batch", type=int, help="global batch per optimizer step, all processes together"
+    )
+    q.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    q.add_argument("--optimizer", choices=("adamw", "sgd"), help="default: the recipe's")
     q.add_argument("--seed", type=int, help="seed of weights, data order and router noise")
-    q.add_argument("--device", default="cpu", help="cpu or cuda")
+    q.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per process)")
+    q.add_argument(
+        "--nproc",
+        type=int,
+        help="data-parallel processes on this node: re-runs the command under torchrun "
+        "(NCCL on cuda, gloo on cpu)",
+    )
+    q.add_argument(
+        "--master-port", type=int, help="rendezvous port for --nproc (default: a free one)"
+    )
+    q.add_argument(
+        "--accum", type=int, help="micro-steps of gradient accumulation per optimizer step"
+    )
+    q.add_argument(
+        "--amp",
+        choices=("bf16", "fp16", "none"),
+        help="mixed precision autocast (fp16 with a GradScaler, CUDA only; bf16 on cuda or cpu)",
+    )
+    q.add_argument("--no-augment", action="store_true", help="skip the recipe's augmentation")
+    q.add_argument("--workers", type=int, default=0, help="data loader workers per process")
     q.add_argument("--out", default="build/train", help="checkpoint and metrics directory")
     q.add_argument("--resume", help="continue a checkpoint written by train")
     q.add_argument("--save-every", type=int, default=100, help="checkpoint interval (steps)")
+    q.add_argument(
+        "--stop-after",
+        type=int,
+        help="end this run after N steps (checkpointed; the schedule still spans --steps)",
+    )
     q.add_argument("--scenes", type=int, help="synthetic training scenes (default 512)")
     q.add_argument("--eval-scenes", type=int, help="synthetic validation scenes (default 64)")
     q.add_argument("--no-eval", action="store_true", help="skip the final validation")
@@ -354,8 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _recipe_names() -> list[str]:
+    from .recipe import RECIPES
+
+    return list(RECIPES)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.func(args) or 0)
     except (ConfigError, ValueError, FileNotFoundError) as exc:

@@ -20,9 +20,9 @@ from pymodel.report import (
     plot_predictions,
     write_metrics_table,
 )
+from pymodel.distributed import Context, GlobalBatches
 from pymodel.train import (
     TrainError,
-    batch_indices,
     evaluate,
     expert_utilisation,
     lr_at,
@@ -38,10 +38,13 @@ def test_schedule_and_batches_are_functions_of_the_step():
     assert lr_at(10, 100, 1e-3, 10) == pytest.approx(1e-3)
     assert lr_at(100, 100, 1e-3, 10) == pytest.approx(5e-5)
     # Each epoch is a permutation of the dataset; steps can be recomputed in any order.
-    epoch = [i for s in range(3) for i in batch_indices(s, 4, 12, seed=5)]
-    assert sorted(epoch) == list(range(12))
-    assert batch_indices(7, 4, 12, seed=5) == batch_indices(7, 4, 12, seed=5)
-    assert batch_indices(0, 4, 12, seed=5) != batch_indices(0, 4, 12, seed=6)
+    data = list(range(12))
+    stream = GlobalBatches(data, 4, 1, Context(), seed=5)
+    epoch = [i for s in range(3) for i in stream.indices(s, 0)]
+    assert sorted(epoch) == data and stream.steps_per_epoch == 3
+    assert stream.indices(7, 0) == GlobalBatches(data, 4, 1, Context(), seed=5).indices(7, 0)
+    assert stream.indices(0, 0) != GlobalBatches(data, 4, 1, Context(), seed=6).indices(0, 0)
+    assert stream.indices(3, 0) != stream.indices(0, 0)  # a new permutation per epoch
 
 
 def test_resume_is_bitwise_exact(tmp_path):
