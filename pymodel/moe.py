@@ -313,7 +313,8 @@ class MoE(nn.Module):
                     for e, s, c in _queues(counts)
                 ]
             )
-        return torch.zeros_like(x).index_add_(0, token_of, y * gate_of)
+        # .to: under autocast the expert products may come out in a narrower dtype than x.
+        return torch.zeros_like(x).index_add_(0, token_of, (y * gate_of).to(x.dtype))
 
     def _batched_queues(
         self, x: torch.Tensor, token_of: torch.Tensor, expert_of: torch.Tensor, counts: torch.Tensor

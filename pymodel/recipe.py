@@ -67,7 +67,8 @@ class Augment:
 
         rng = np.random.default_rng([seed, 52361, epoch, index])
         flip = bool(rng.random() < self.flip)
-        angle = float(rng.uniform(*self.rotate)) if self.rotate[0] != self.rotate[1] else 0.0
+        lo, hi = self.rotate
+        angle = float(rng.uniform(lo, hi)) if lo != hi else float(lo)
         if self.scale_choices:
             scale = float(self.scale_choices[int(rng.integers(len(self.scale_choices)))])
         elif self.scale[0] != self.scale[1]:
