@@ -192,34 +192,75 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_benchmark(report: dict) -> None:
+    """Primary metric per task for each numerics preset, Δm, and the reference rows."""
+    from .metrics import PRIMARY
+
+    runs = report["numerics"]
+    tasks = list(next(iter(runs.values()))["metrics"])
+    head = [f"{t} {PRIMARY[t][0]} {'↑' if PRIMARY[t][1] else '↓'}" for t in tasks]
+    width = max(12, *(len(h) for h in head))
+    rows = [(name, r["metrics"], r["delta_m"]) for name, r in runs.items()]
+    if report.get("references"):
+        rows.append(("single-task", report["references"]["single_task"], None))
+    if report.get("published"):
+        rows.append(("M3ViT-S paper", report["published"]["M3ViT-S"], None))
+    print(f"{'':<14}" + "".join(f"{h:>{width + 2}}" for h in head) + "  Δm vs single-task %")
+    for name, metrics, dm in rows:
+        cells = []
+        for t in tasks:
+            v = metrics.get(t, {}).get(PRIMARY[t][0])
+            cells.append(f"{v:>{width + 2}.3f}" if v is not None else f"{'-':>{width + 2}}")
+        tail = f"  {dm:+.2f}" if dm is not None else ""
+        print(f"{name:<14}" + "".join(cells) + tail)
+    if report.get("references"):
+        first = next(iter(runs.values()))
+        print(
+            f"Δm over {', '.join(first['delta_m_tasks'])}; references: "
+            f"{report['references']['source']}"
+        )
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a checkpoint on a data split; JSON metrics per task."""
-    from .data import make_dataset
+    """Evaluate a checkpoint on a data split in each numerics preset; metrics, Δm, JSON."""
+    from .evaluation import NUMERICS, benchmark, load_for_eval
     from .metrics import trivial_baselines
     from .results import write_json
-    from .train import evaluate, load_for_eval
 
-    model, extra = load_for_eval(args.checkpoint)
-    data = args.data or extra.get("data")
+    hints = {"preset": args.preset} if args.preset else {}
+    model, extra = load_for_eval(args.checkpoint, **hints)
+    data = _data_arg(args.data, args.root) or extra.get("data")
     if not isinstance(data, str):
         raise ValueError(f"{args.checkpoint} names no data spec; pass --data")
     seed = int(extra.get("seed", 0)) if args.seed is None else args.seed
-    dataset = make_dataset(data, model.cfg, split=args.split, seed=seed, num_scenes=args.scenes)
-    report = {
-        "checkpoint": args.checkpoint,
-        "data": data,
-        "split": args.split,
-        "images": len(dataset),
-        "metrics": evaluate(model, dataset, batch=args.batch, device=args.device),
-    }
+    numerics = NUMERICS if args.numerics == "all" else tuple(args.numerics.split(","))
+    bench = benchmark(
+        model,
+        data,
+        split=args.split,
+        numerics=numerics,
+        calib_images=args.calib_images,
+        batch=args.batch,
+        device=args.device,
+        seed=seed,
+        num_scenes=args.scenes,
+        native=not args.model_resolution,
+        progress=True,
+    )
+    first = next(iter(bench["numerics"].values()))
+    report = {"checkpoint": args.checkpoint, **bench, "metrics": first["metrics"]}
     if args.baselines:
+        from .data import make_dataset
+
         # Constants from the training split (as many synthetic scenes as trained on).
         n_train = args.scenes or extra.get("train_args", {}).get("num_scenes")
+        dataset = make_dataset(data, model.cfg, split=args.split, seed=seed, num_scenes=args.scenes)
         stats = make_dataset(data, model.cfg, split="train", seed=seed, num_scenes=n_train)
         report["baselines"] = trivial_baselines(
             dataset, model.cfg.tasks, model.cfg.task_channels, stats_dataset=stats
         )
-    _print_metrics(report["metrics"], report.get("baselines"))
+        _print_metrics(report["metrics"], report["baselines"])
+    _print_benchmark(report)
     if args.json:
         print(f"wrote {write_json(Path(args.json), report)}")
     return 0
@@ -401,10 +442,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", help="also write the results JSON here")
     q.set_defaults(func=cmd_train)
 
-    q = sub.add_parser("eval", help="metrics of a trained checkpoint on a data split")
+    q = sub.add_parser(
+        "eval", help="M3ViT metrics and Δm of a checkpoint, in float and numerics presets"
+    )
     q.add_argument("checkpoint", help="checkpoint written by edgemoe train (or any model file)")
+    q.add_argument("--preset", help="fills what an official checkpoint's shapes cannot tell")
     q.add_argument("--data", help=data_help + " (default: the checkpoint's)")
+    q.add_argument("--root", help="dataset directory for --data pascal or --data nyud")
     q.add_argument("--split", default="val", help="split to evaluate (default val)")
+    q.add_argument(
+        "--numerics",
+        default="float",
+        help="comma-separated presets (float, approx, edgemoe, hw16) or 'all' (default float)",
+    )
+    q.add_argument(
+        "--calib-images", type=int, default=16, help="training images that calibrate hw16"
+    )
+    q.add_argument(
+        "--model-resolution",
+        action="store_true",
+        help="score at the model's input size, not at each image's own (PASCAL/NYUD)",
+    )
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--device", default="cpu", help="cpu or cuda")
     q.add_argument("--seed", type=int, help="synthetic data seed (default: the checkpoint's)")

@@ -55,7 +55,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +66,20 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import distributed as D
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ModelConfig, get_config
 from .data import collate, make_dataset
+from .evaluation import (  # noqa: F401 (evaluation's public names, also importable from here)
+    DeviceError,
+    evaluate,
+    expert_utilisation,
+    load_for_eval,
+    predict,
+    resolve_device,
+    to_device,
+)
 from .losses import MultiTaskLoss, model_loss
-from .metrics import MultiTaskMeter, trivial_baselines
+from .metrics import trivial_baselines
 from .model import M3ViT, build_model
 from .recipe import Recipe, augment_batch, get_recipe, lr_at, make_optimizer
 from .results import write_json
@@ -94,19 +103,6 @@ class TrainError(ValueError):
     """Training cannot start or continue as asked; the message says why."""
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device; asking for CUDA without a usable GPU is a clear error."""
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainError(
-            f"device {str(device)!r} requested but no CUDA GPU is available "
-            "(torch.cuda.is_available() is False); use --device cpu"
-        )
-    if dev.type not in ("cpu", "cuda"):
-        raise TrainError(f"unsupported device {str(device)!r}; use cpu or cuda")
-    return dev
-
-
 def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of ``--amp`` (None, ``none``, ``bf16``, ``fp16``) on ``device``."""
     if amp in (None, "none", "fp32"):
@@ -121,13 +117,6 @@ def resolve_amp(amp: str | None, device: torch.device) -> torch.dtype | None:
     if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise TrainError("--amp bf16: this GPU does not support bfloat16; use --amp fp16")
     return AMP_DTYPES[amp]
-
-
-def _to(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-        for k, v in batch.items()
-    }
 
 
 def _data_spec(data: Any) -> Any:
@@ -238,7 +227,10 @@ def train(
     and, with ``evaluate_at_end``, validation metrics and trivial baselines
     (rank 0; other ranks return the same without evaluation).
     """
-    ctx, dev = D.init(resolve_device(device))
+    try:
+        ctx, dev = D.init(resolve_device(device))
+    except DeviceError as exc:
+        raise TrainError(str(exc)) from None
     try:
         return _train(ctx, dev, **{k: v for k, v in locals().items() if k not in ("ctx", "dev")})
     finally:
@@ -464,7 +456,7 @@ def _train(ctx: D.Context, dev: torch.device, **a: Any) -> dict[str, Any]:
         sums: dict[str, float] = {}
         for m in range(accum):
             noise.reseed(_mix(seed, step, m))
-            b = _to(next(batches), dev)
+            b = to_device(next(batches), dev)
             if aug is not None:
                 b = augment_batch(
                     b, cfg.tasks, aug, seed, stream.epoch_of(step), b["index"].tolist()
@@ -533,102 +525,3 @@ def _train(ctx: D.Context, dev: torch.device, **a: Any) -> dict[str, Any]:
     write_json(out / "metrics.json", result)
     model.eval()
     return result
-
-
-@torch.no_grad()
-def predict(
-    model: M3ViT, images: torch.Tensor, tasks: Sequence[str], numerics: Any = None
-) -> dict[str, torch.Tensor]:
-    """Raw head outputs of ``tasks`` for a batch of images; ``numerics`` (a preset name
-    or object) is passed to the model's forward when given."""
-    if numerics is None:
-        return {t: model(images, t) for t in tasks}
-    return {t: model(images, t, numerics=numerics) for t in tasks}
-
-
-@torch.no_grad()
-def evaluate(
-    model: M3ViT,
-    dataset: Any,
-    tasks: Sequence[str] | None = None,
-    batch: int = 16,
-    device: str | torch.device = "cpu",
-    max_batches: int | None = None,
-    numerics: Any = None,
-) -> dict[str, dict[str, Any]]:
-    """Metrics per task (:mod:`pymodel.metrics`) of ``model`` in eval mode on ``dataset``.
-
-    ``numerics`` selects the backbone arithmetic (e.g. ``"approx"``) where the
-    model's forward supports it; None is the float model.
-    """
-    dev = resolve_device(device)
-    tasks = tuple(tasks or model.cfg.tasks)
-    was_training = model.training
-    model.to(dev).eval()
-    meter = MultiTaskMeter(tasks, model.cfg.task_channels)
-    try:
-        for k, start in enumerate(range(0, len(dataset), batch)):
-            if max_batches is not None and k >= max_batches:
-                break
-            idx = range(start, min(start + batch, len(dataset)))
-            b = _to(collate([dataset[i] for i in idx]), dev)
-            meter.update(predict(model, b["image"], tasks, numerics), b)
-    finally:
-        model.train(was_training)
-    return meter.compute()
-
-
-@torch.no_grad()
-def expert_utilisation(
-    model: M3ViT,
-    dataset: Any,
-    task: str | int,
-    batch: int = 16,
-    device: str | torch.device = "cpu",
-    max_images: int | None = None,
-) -> dict[str, Any]:
-    """Tokens routed to each expert, per MoE layer, for ``task`` over ``dataset``.
-
-    Returns ``{"task", "images", "layers": [{"block", "tokens_per_expert",
-    "fraction"}]}``; each token counts once per expert among its top-k.
-    """
-    dev = resolve_device(device)
-    name = model.cfg.tasks[model.cfg.task_index(task)]
-    was_training = model.training
-    model.to(dev).eval()
-    n = len(dataset) if max_images is None else min(len(dataset), max_images)
-    counts: dict[int, np.ndarray] = {}
-    try:
-        for start in range(0, n, batch):
-            b = collate([dataset[i] for i in range(start, min(start + batch, n))])
-            stats = model.routing(b["image"].to(dev), name)
-            for layer in stats.layers:
-                c = np.asarray(layer.tokens_per_expert, dtype=np.int64)
-                counts[layer.block] = counts.get(layer.block, 0) + c
-    finally:
-        model.train(was_training)
-    layers = [
-        {
-            "block": blk,
-            "tokens_per_expert": c.tolist(),
-            "fraction": (c / max(1, c.sum())).tolist(),
-        }
-        for blk, c in sorted(counts.items())
-    ]
-    return {"task": name, "images": n, "layers": layers}
-
-
-def load_for_eval(path: str | Path) -> tuple[M3ViT, dict[str, Any]]:
-    """A checkpoint's model (eval mode) and its stored training entries (data, seed, ...)."""
-    try:
-        model = load_checkpoint(path)
-    except CheckpointError as exc:
-        raise TrainError(str(exc)) from None
-    extra: dict[str, Any] = {}
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(ckpt, Mapping):
-            extra = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer")}
-    except Exception:  # an official checkpoint directory has no training entries
-        pass
-    return model, extra

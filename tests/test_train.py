@@ -13,6 +13,7 @@ from PIL import Image
 from pymodel import build_model, load_checkpoint
 from pymodel.cli import main
 from pymodel.data.synthetic import SyntheticMultiTask
+from pymodel.distributed import Context, GlobalBatches
 from pymodel.report import (
     metrics_table,
     plot_expert_utilisation,
@@ -20,8 +21,8 @@ from pymodel.report import (
     plot_predictions,
     write_metrics_table,
 )
-from pymodel.distributed import Context, GlobalBatches
 from pymodel.train import (
+    DeviceError,
     TrainError,
     evaluate,
     expert_utilisation,
@@ -31,6 +32,11 @@ from pymodel.train import (
 )
 
 FAST = dict(data="synthetic:12", batch=4, progress=False, evaluate_at_end=False, warmup=1)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend on shared cores
 
 
 def test_schedule_and_batches_are_functions_of_the_step():
@@ -87,10 +93,12 @@ def test_resume_refuses_another_architecture(tmp_path):
 def test_cuda_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(TrainError, match="no CUDA GPU"):
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
         resolve_device("cuda")
     with pytest.raises(TrainError, match="no CUDA GPU"):
         train("tiny", steps=1, device="cuda", out_dir="/nonexistent", **FAST)
+    with pytest.raises(TrainError, match="no CUDA GPU"):  # checked before any process group
+        train("tiny", steps=1, device="cuda", out_dir="/nonexistent", amp="fp16", **FAST)
 
 
 @pytest.mark.gpu

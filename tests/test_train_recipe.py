@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(data="synthetic:8", batch=4, progress=False, evaluate_at_end=False, save_every=0)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend on shared cores
+
+
 def test_m3vit_recipes_are_the_published_config():
     for name, size in (("m3vit-s-pascal", (512, 512)), ("m3vit-s-nyud", (480, 640))):
         r = get_recipe(None, name)
