@@ -141,10 +141,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train PRESET on the data, writing checkpoints and metrics.json to --out."""
     from . import distributed
 
-    if args.nproc and args.nproc > 1 and not distributed.under_torchrun():
-        # Re-run this very command in N processes through torch.distributed.run.
-        if args.batch is not None:  # fail before starting N processes
+    if distributed.under_torchrun():
+        world = int(os.environ["WORLD_SIZE"])
+        if args.nproc is not None and args.nproc != world:
+            raise ValueError(f"--nproc {args.nproc} under torchrun with WORLD_SIZE={world}")
+    elif args.nproc and args.nproc > 1:
+        # Re-run this very command in N processes through torch.distributed.run; what
+        # would fail in every process fails here first.
+        if args.batch is not None:
             distributed.micro_batch(args.batch, args.nproc, args.accum or 1)
+        if args.device.startswith("cuda"):
+            import torch
+
+            if torch.cuda.device_count() < args.nproc:
+                raise ValueError(
+                    f"--nproc {args.nproc} --device cuda needs {args.nproc} GPUs, "
+                    f"{torch.cuda.device_count()} visible"
+                )
         argv = distributed.strip_options(args.argv, ["--nproc", "--master-port"])
         return distributed.launch(argv, args.nproc, args.master_port)
     from .train import train

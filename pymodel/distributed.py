@@ -35,7 +35,6 @@ otherwise. Dropout masks (dropout is 0 in every preset) are drawn per rank.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -126,14 +125,6 @@ def shutdown(ctx: Context) -> None:
     """Leave the process group if :func:`init` created it."""
     if ctx.owns_group and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def check_world(ctx: Context, nproc: int | None) -> None:
-    """A ``--nproc`` given inside torchrun must agree with torchrun's world size."""
-    if nproc is not None and ctx.distributed and nproc != ctx.world_size:
-        raise DistributedError(
-            f"--nproc {nproc} under torchrun with WORLD_SIZE={ctx.world_size}; give one of them"
-        )
 
 
 def launch(argv: Sequence[str], nproc: int, master_port: int | None = None) -> int:
@@ -407,21 +398,3 @@ def mean_over_ranks(values: Sequence[float], ctx: Context, device: torch.device)
     t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return [v / ctx.world_size for v in t.tolist()]
-
-
-def broadcast_flag(flag: bool, ctx: Context, device: torch.device) -> bool:
-    """Rank 0's ``flag`` on every rank (so all ranks take the same branch)."""
-    if not ctx.distributed or ctx.world_size == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.broadcast(t, 0)
-    return bool(t.item())
-
-
-def is_finite_everywhere(value: float, ctx: Context, device: torch.device) -> bool:
-    """Whether ``value`` is finite on every rank."""
-    if not ctx.distributed or ctx.world_size == 1:
-        return math.isfinite(value)
-    t = torch.tensor([0.0 if math.isfinite(value) else 1.0], device=device)
-    dist.all_reduce(t)
-    return t.item() == 0.0
