@@ -235,7 +235,9 @@ class MoE(nn.Module):
 
         With noise, load is the smooth probability of each expert being in the
         top k (thresholds taken on the noisy logits; the official code mixes
-        logits and probabilities here); without noise, the token count.
+        logits and probabilities here); without noise, the token count. With
+        ``stats_fn`` set (data-parallel training), importance and load are
+        summed over the global batch before the cv^2.
         """
         dense = torch.zeros_like(probs).scatter(1, indices, gates)
         importance = dense.sum(0)
