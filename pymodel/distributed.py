@@ -121,9 +121,12 @@ def _rank_device(device: torch.device, local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
-def shutdown(ctx: Context) -> None:
-    """Leave the process group if :func:`init` created it."""
+def shutdown(ctx: Context, barrier: bool = False) -> None:
+    """Leave the process group if :func:`init` created it (after a barrier: every rank
+    has finished its collectives, so none leaves while another still needs it)."""
     if ctx.owns_group and dist.is_initialized():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

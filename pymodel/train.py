@@ -492,6 +492,8 @@ def _train(ctx: D.Context, dev: torch.device, **a: Any) -> dict[str, Any]:
     bar.close()
     wall = time.perf_counter() - t0
     D.remove_moe_hooks(model)
+    # Training was the last collective: leave together; rank 0 saves and evaluates alone.
+    D.shutdown(ctx, barrier=True)
 
     result: dict[str, Any] = {
         "config": cfg.to_dict(),
