@@ -17,9 +17,11 @@ batch (up to float rounding; ``tests/test_train_ddp.py`` checks it):
   ``seed + e``); rank r takes every N-th sample (the sampler's split), so the
   global batch of a step is the same set of samples at any world size, and a
   run resumes at its step with another world size;
+* augmentation (:func:`pymodel.recipe.augment_batch`): drawn per sample from
+  (seed, epoch, dataset index);
 * router noise (:class:`RouterNoise`): drawn for the whole global micro-batch
-  from a generator seeded with (seed, step) on every rank, each rank keeping
-  its samples' rows;
+  from a generator seeded with (seed, step, micro-step) on every rank, each
+  rank keeping its samples' rows;
 * the load-balancing loss (:func:`global_stats`): the per-expert importance and
   load are summed over all ranks before the cv^2;
 * the heads' BatchNorm (:func:`sync_batchnorm`): statistics over the global
