@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -127,13 +128,43 @@ def _print_metrics(metrics: dict, baselines: dict | None = None) -> None:
         print(f"{task:<12} {name:<8} {m[name]:>10.3f} {base}  ({arrow} is better)")
 
 
+def _data_arg(data: str | None, root: str | None) -> str | None:
+    """``--data pascal --root DIR`` is ``pascal:DIR``."""
+    if root is None:
+        return data
+    if data not in ("pascal", "nyud"):
+        raise ValueError(f"--root needs --data pascal or --data nyud, got --data {data!r}")
+    return f"{data}:{root}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train PRESET on the data, writing checkpoints and metrics.json to --out."""
+    from . import distributed
+
+    if distributed.under_torchrun():
+        world = int(os.environ["WORLD_SIZE"])
+        if args.nproc is not None and args.nproc != world:
+            raise ValueError(f"--nproc {args.nproc} under torchrun with WORLD_SIZE={world}")
+    elif args.nproc and args.nproc > 1:
+        # Re-run this very command in N processes through torch.distributed.run; what
+        # would fail in every process fails here first.
+        if args.batch is not None:
+            distributed.micro_batch(args.batch, args.nproc, args.accum or 1)
+        if args.device.startswith("cuda"):
+            import torch
+
+            if torch.cuda.device_count() < args.nproc:
+                raise ValueError(
+                    f"--nproc {args.nproc} --device cuda needs {args.nproc} GPUs, "
+                    f"{torch.cuda.device_count()} visible"
+                )
+        argv = distributed.strip_options(args.argv, ["--nproc", "--master-port"])
+        return distributed.launch(argv, args.nproc, args.master_port)
     from .train import train
 
     result = train(
         None if args.preset == "-" else args.preset,
-        args.data,
+        _data_arg(args.data, args.root),
         steps=args.steps,
         epochs=args.epochs,
         lr=args.lr,
@@ -143,15 +174,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_dir=args.out,
         resume=args.resume,
         save_every=args.save_every,
+        stop_after=args.stop_after,
         num_scenes=args.scenes,
         eval_scenes=args.eval_scenes,
         evaluate_at_end=not args.no_eval,
         overrides=_parse_overrides(args.set),
+        recipe=args.recipe,
+        optimizer=args.optimizer,
+        accum=args.accum,
+        amp=args.amp,
+        augment=False if args.no_augment else None,
+        workers=args.workers,
     )
+    if distributed.under_torchrun() and int(os.environ.get("RANK", 0)) != 0:
+        return 0  # rank 0 reports
+    world = f" on {result['world_size']} processes" if result["world_size"] > 1 else ""
     print(
         f"trained to step {result['step']}/{result['steps']}: {result['steps_run']} steps in "
-        f"{result['wall_s']:.1f} s ({result['s_per_step']:.3f} s/step); "
-        f"checkpoint {result['checkpoint']}"
+        f"{result['wall_s']:.1f} s ({result['s_per_step']:.3f} s/step{world}, global batch "
+        f"{result['global_batch']}); checkpoint {result['checkpoint']}"
     )
     if "eval" in result:
         _print_metrics(result["eval"], result.get("baselines"))
@@ -164,34 +205,75 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_benchmark(report: dict) -> None:
+    """Primary metric per task for each numerics preset, Δm, and the reference rows."""
+    from .metrics import PRIMARY
+
+    runs = report["numerics"]
+    tasks = list(next(iter(runs.values()))["metrics"])
+    head = [f"{t} {PRIMARY[t][0]} {'↑' if PRIMARY[t][1] else '↓'}" for t in tasks]
+    width = max(12, *(len(h) for h in head))
+    rows = [(name, r["metrics"], r["delta_m"]) for name, r in runs.items()]
+    if report.get("references"):
+        rows.append(("single-task", report["references"]["single_task"], None))
+    if report.get("published"):
+        rows.append(("M3ViT-S paper", report["published"]["M3ViT-S"], None))
+    print(f"{'':<14}" + "".join(f"{h:>{width + 2}}" for h in head) + "  Δm vs single-task %")
+    for name, metrics, dm in rows:
+        cells = []
+        for t in tasks:
+            v = metrics.get(t, {}).get(PRIMARY[t][0])
+            cells.append(f"{v:>{width + 2}.3f}" if v is not None else f"{'-':>{width + 2}}")
+        tail = f"  {dm:+.2f}" if dm is not None else ""
+        print(f"{name:<14}" + "".join(cells) + tail)
+    if report.get("references"):
+        first = next(iter(runs.values()))
+        print(
+            f"Δm over {', '.join(first['delta_m_tasks'])}; references: "
+            f"{report['references']['source']}"
+        )
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate a checkpoint on a data split; JSON metrics per task."""
-    from .data import make_dataset
+    """Evaluate a checkpoint on a data split in each numerics preset; metrics, Δm, JSON."""
+    from .evaluation import NUMERICS, benchmark, load_for_eval
     from .metrics import trivial_baselines
     from .results import write_json
-    from .train import evaluate, load_for_eval
 
-    model, extra = load_for_eval(args.checkpoint)
-    data = args.data or extra.get("data")
+    hints = {"preset": args.preset} if args.preset else {}
+    model, extra = load_for_eval(args.checkpoint, **hints)
+    data = _data_arg(args.data, args.root) or extra.get("data")
     if not isinstance(data, str):
         raise ValueError(f"{args.checkpoint} names no data spec; pass --data")
     seed = int(extra.get("seed", 0)) if args.seed is None else args.seed
-    dataset = make_dataset(data, model.cfg, split=args.split, seed=seed, num_scenes=args.scenes)
-    report = {
-        "checkpoint": args.checkpoint,
-        "data": data,
-        "split": args.split,
-        "images": len(dataset),
-        "metrics": evaluate(model, dataset, batch=args.batch, device=args.device),
-    }
+    numerics = NUMERICS if args.numerics == "all" else tuple(args.numerics.split(","))
+    bench = benchmark(
+        model,
+        data,
+        split=args.split,
+        numerics=numerics,
+        calib_images=args.calib_images,
+        batch=args.batch,
+        device=args.device,
+        seed=seed,
+        num_scenes=args.scenes,
+        native=not args.model_resolution,
+        progress=True,
+    )
+    first = next(iter(bench["numerics"].values()))
+    report = {"checkpoint": args.checkpoint, **bench, "metrics": first["metrics"]}
     if args.baselines:
+        from .data import make_dataset
+
         # Constants from the training split (as many synthetic scenes as trained on).
         n_train = args.scenes or extra.get("train_args", {}).get("num_scenes")
+        dataset = make_dataset(data, model.cfg, split=args.split, seed=seed, num_scenes=args.scenes)
         stats = make_dataset(data, model.cfg, split="train", seed=seed, num_scenes=n_train)
         report["baselines"] = trivial_baselines(
             dataset, model.cfg.tasks, model.cfg.task_channels, stats_dataset=stats
         )
-    _print_metrics(report["metrics"], report.get("baselines"))
+        _print_metrics(report["metrics"], report["baselines"])
+    _print_benchmark(report)
     if args.json:
         print(f"wrote {write_json(Path(args.json), report)}")
     return 0
@@ -242,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     presets = ", ".join(PRESETS)
+    recipes = ", ".join(_recipe_names())
 
     q = sub.add_parser("info", help="parameters, MACs per task and weight bytes of a model")
     q.add_argument("preset", help=f"preset ({presets}) or a YAML/JSON config file")
@@ -326,15 +409,47 @@ def build_parser() -> argparse.ArgumentParser:
         "preset", help=f"preset ({presets}) or a YAML/JSON config file ('-' with --resume)"
     )
     q.add_argument("--data", default=None, help=data_help + " (default synthetic)")
-    q.add_argument("--steps", type=int, help="total optimizer steps (default 200)")
+    q.add_argument("--root", help="dataset directory for --data pascal or --data nyud")
+    q.add_argument(
+        "--recipe",
+        help=f"training recipe ({recipes}; default: the one named like the preset, else default)",
+    )
+    q.add_argument("--steps", type=int, help="total optimizer steps (default: the recipe's)")
     q.add_argument("--epochs", type=float, help="alternatively, passes over the training set")
-    q.add_argument("--batch", type=int, help="batch size (default 8)")
-    q.add_argument("--lr", type=float, help="peak AdamW learning rate (default 1e-3)")
+    q.add_argument(
+        "--batch", type=int, help="global batch per optimizer step, all processes together"
+    )
+    q.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    q.add_argument("--optimizer", choices=("adamw", "sgd"), help="default: the recipe's")
     q.add_argument("--seed", type=int, help="seed of weights, data order and router noise")
-    q.add_argument("--device", default="cpu", help="cpu or cuda")
+    q.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per process)")
+    q.add_argument(
+        "--nproc",
+        type=int,
+        help="data-parallel processes on this node: re-runs the command under torchrun "
+        "(NCCL on cuda, gloo on cpu)",
+    )
+    q.add_argument(
+        "--master-port", type=int, help="rendezvous port for --nproc (default: a free one)"
+    )
+    q.add_argument(
+        "--accum", type=int, help="micro-steps of gradient accumulation per optimizer step"
+    )
+    q.add_argument(
+        "--amp",
+        choices=("bf16", "fp16", "none"),
+        help="mixed precision autocast (fp16 with a GradScaler, CUDA only; bf16 on cuda or cpu)",
+    )
+    q.add_argument("--no-augment", action="store_true", help="skip the recipe's augmentation")
+    q.add_argument("--workers", type=int, default=0, help="data loader workers per process")
     q.add_argument("--out", default="build/train", help="checkpoint and metrics directory")
     q.add_argument("--resume", help="continue a checkpoint written by train")
     q.add_argument("--save-every", type=int, default=100, help="checkpoint interval (steps)")
+    q.add_argument(
+        "--stop-after",
+        type=int,
+        help="end this run after N steps (checkpointed; the schedule still spans --steps)",
+    )
     q.add_argument("--scenes", type=int, help="synthetic training scenes (default 512)")
     q.add_argument("--eval-scenes", type=int, help="synthetic validation scenes (default 64)")
     q.add_argument("--no-eval", action="store_true", help="skip the final validation")
@@ -344,10 +459,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", help="also write the results JSON here")
     q.set_defaults(func=cmd_train)
 
-    q = sub.add_parser("eval", help="metrics of a trained checkpoint on a data split")
+    q = sub.add_parser(
+        "eval", help="M3ViT metrics and Δm of a checkpoint, in float and numerics presets"
+    )
     q.add_argument("checkpoint", help="checkpoint written by edgemoe train (or any model file)")
+    q.add_argument("--preset", help="fills what an official checkpoint's shapes cannot tell")
     q.add_argument("--data", help=data_help + " (default: the checkpoint's)")
+    q.add_argument("--root", help="dataset directory for --data pascal or --data nyud")
     q.add_argument("--split", default="val", help="split to evaluate (default val)")
+    q.add_argument(
+        "--numerics",
+        default="float",
+        help="comma-separated presets (float, approx, edgemoe, hw16) or 'all' (default float)",
+    )
+    q.add_argument(
+        "--calib-images", type=int, default=16, help="training images that calibrate hw16"
+    )
+    q.add_argument(
+        "--model-resolution",
+        action="store_true",
+        help="score at the model's input size, not at each image's own (PASCAL/NYUD)",
+    )
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--device", default="cpu", help="cpu or cuda")
     q.add_argument("--seed", type=int, help="synthetic data seed (default: the checkpoint's)")
@@ -358,8 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _recipe_names() -> list[str]:
+    from .recipe import RECIPES
+
+    return list(RECIPES)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.func(args) or 0)
     except (ConfigError, ValueError, FileNotFoundError) as exc:

@@ -54,6 +54,33 @@ PRIMARY: dict[str, tuple[str, bool]] = {
     "edge": ("odsF", True),
     "depth": ("rmse", False),
 }
+#: The single-task references M³ViT's Δm is computed against, as the official code lists
+#: them (VITA-Group/M3ViT, ``evaluation/evaluate_utils.py``, ``eval_all_results``:
+#: ``single_task_test_dict``; mIoU there as fractions, here in percent). The code also
+#: names PASCAL edge odsF 0.688 but leaves it out of Δm (commented out); like the code,
+#: :func:`delta_m_vs_single_task` averages over the model's tasks that have a reference.
+SINGLE_TASK_REFERENCES: dict[str, dict[str, dict[str, float]]] = {
+    "pascal": {
+        "semseg": {"mIoU": 66.2},
+        "human_parts": {"mIoU": 59.9},
+        "sal": {"mIoU": 66.3},
+        "normals": {"mean": 13.9},
+    },
+    "nyud": {"semseg": {"mIoU": 43.9}, "depth": {"rmse": 0.585}, "normals": {"mean": 19.763}},
+}
+REFERENCES_SOURCE = "VITA-Group/M3ViT evaluation/evaluate_utils.py (single_task_test_dict)"
+#: M³ViT-S as published (NeurIPS 2022, accuracy table; /work/shared/ANCHORS.md), for
+#: comparison rows.
+PUBLISHED_M3VIT_S: dict[str, dict[str, dict[str, float]]] = {
+    "pascal": {
+        "semseg": {"mIoU": 72.8},
+        "human_parts": {"mIoU": 62.1},
+        "sal": {"mIoU": 66.3},
+        "normals": {"mean": 14.5},
+        "edge": {"odsF": 71.7},
+    },
+    "nyud": {"semseg": {"mIoU": 45.6}, "depth": {"rmse": 0.589}},
+}
 SAL_THRESHOLDS = np.linspace(0.2, 0.9, 15)
 EDGE_THRESHOLDS = np.linspace(0.01, 0.99, 99)
 
@@ -330,6 +357,19 @@ def delta_m(
         rel = (m - ref) / ref
         total += rel if higher else -rel
     return total / len(results) * 100.0
+
+
+def delta_m_vs_single_task(
+    results: Mapping[str, Mapping[str, Any]], benchmark: str
+) -> tuple[float | None, list[str]]:
+    """Δm (percent) of ``results`` against :data:`SINGLE_TASK_REFERENCES` of ``benchmark``
+    (``pascal`` or ``nyud``) over the tasks both have, and those tasks; (None, []) when
+    there is no reference (e.g. synthetic data)."""
+    refs = SINGLE_TASK_REFERENCES.get(benchmark, {})
+    tasks = [t for t in results if t in refs]
+    if not tasks:
+        return None, []
+    return delta_m({t: results[t] for t in tasks}, refs), tasks
 
 
 def _batches(dataset: Any, batch: int) -> Iterable[dict[str, Any]]:

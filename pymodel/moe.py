@@ -17,6 +17,7 @@ Two execution orders compute the same function:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -183,6 +184,12 @@ class MoE(nn.Module):
         self.batched_queue_limit = 64
         self.aux_loss: torch.Tensor | None = None
         self.last_routing: Routing | None = None
+        # Training hooks (pymodel.distributed sets them; None = local behaviour):
+        # noise_fn(logits) -> standard-normal noise shaped like logits (router noise that
+        # depends on the sample's place in the global batch, not on the rank), and
+        # stats_fn(stats) -> the (2, E) importance/load summed over the global batch.
+        self.noise_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.stats_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     # ---------------------------------------------------------------- routing
     def w_gate(self, task_id: int) -> torch.Tensor:
@@ -200,7 +207,11 @@ class MoE(nn.Module):
         logits = gate_in @ self.w_gate(task_id)
         noisy = self.training and self.noise_std > 0 and self.top_k < self.num_experts
         noise_std = self.noise_std / self.num_experts
-        noisy_logits = logits + torch.randn_like(logits) * noise_std if noisy else logits
+        if noisy:
+            noise = self.noise_fn(logits) if self.noise_fn else torch.randn_like(logits)
+            noisy_logits = logits + noise * noise_std
+        else:
+            noisy_logits = logits
         probs = torch.softmax(noisy_logits, dim=-1)
         gates, indices = topk_lower_index(probs, self.top_k, self.use_topk_op)
         if self.renormalize:
@@ -224,7 +235,9 @@ class MoE(nn.Module):
 
         With noise, load is the smooth probability of each expert being in the
         top k (thresholds taken on the noisy logits; the official code mixes
-        logits and probabilities here); without noise, the token count.
+        logits and probabilities here); without noise, the token count. With
+        ``stats_fn`` set (data-parallel training), importance and load are
+        summed over the global batch before the cv^2.
         """
         dense = torch.zeros_like(probs).scatter(1, indices, gates)
         importance = dense.sum(0)
@@ -239,7 +252,10 @@ class MoE(nn.Module):
             load = torch.where(is_in, p_in, p_out).sum(0)
         else:
             load = (dense > 0).float().sum(0)
-        return _cv_squared(importance) + _cv_squared(load)
+        stats = torch.stack([importance.float(), load.float()])
+        if self.stats_fn is not None:
+            stats = self.stats_fn(stats)
+        return _cv_squared(stats[0]) + _cv_squared(stats[1])
 
     # ---------------------------------------------------------------- forward
     def forward(
@@ -299,7 +315,8 @@ class MoE(nn.Module):
                     for e, s, c in _queues(counts)
                 ]
             )
-        return torch.zeros_like(x).index_add_(0, token_of, y * gate_of)
+        # .to: under autocast the expert products may come out in a narrower dtype than x.
+        return torch.zeros_like(x).index_add_(0, token_of, (y * gate_of).to(x.dtype))
 
     def _batched_queues(
         self, x: torch.Tensor, token_of: torch.Tensor, expert_of: torch.Tensor, counts: torch.Tensor

@@ -13,6 +13,7 @@ from PIL import Image
 from pymodel import build_model, load_checkpoint
 from pymodel.cli import main
 from pymodel.data.synthetic import SyntheticMultiTask
+from pymodel.distributed import Context, GlobalBatches
 from pymodel.report import (
     metrics_table,
     plot_expert_utilisation,
@@ -21,8 +22,8 @@ from pymodel.report import (
     write_metrics_table,
 )
 from pymodel.train import (
+    DeviceError,
     TrainError,
-    batch_indices,
     evaluate,
     expert_utilisation,
     lr_at,
@@ -33,15 +34,23 @@ from pymodel.train import (
 FAST = dict(data="synthetic:12", batch=4, progress=False, evaluate_at_end=False, warmup=1)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend on shared cores
+
+
 def test_schedule_and_batches_are_functions_of_the_step():
     assert lr_at(0, 100, 1e-3, 10) == pytest.approx(1e-4)
     assert lr_at(10, 100, 1e-3, 10) == pytest.approx(1e-3)
     assert lr_at(100, 100, 1e-3, 10) == pytest.approx(5e-5)
     # Each epoch is a permutation of the dataset; steps can be recomputed in any order.
-    epoch = [i for s in range(3) for i in batch_indices(s, 4, 12, seed=5)]
-    assert sorted(epoch) == list(range(12))
-    assert batch_indices(7, 4, 12, seed=5) == batch_indices(7, 4, 12, seed=5)
-    assert batch_indices(0, 4, 12, seed=5) != batch_indices(0, 4, 12, seed=6)
+    data = list(range(12))
+    stream = GlobalBatches(data, 4, 1, Context(), seed=5)
+    epoch = [i for s in range(3) for i in stream.indices(s, 0)]
+    assert sorted(epoch) == data and stream.steps_per_epoch == 3
+    assert stream.indices(7, 0) == GlobalBatches(data, 4, 1, Context(), seed=5).indices(7, 0)
+    assert stream.indices(0, 0) != GlobalBatches(data, 4, 1, Context(), seed=6).indices(0, 0)
+    assert stream.indices(3, 0) != stream.indices(0, 0)  # a new permutation per epoch
 
 
 def test_resume_is_bitwise_exact(tmp_path):
@@ -84,10 +93,12 @@ def test_resume_refuses_another_architecture(tmp_path):
 def test_cuda_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(TrainError, match="no CUDA GPU"):
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
         resolve_device("cuda")
     with pytest.raises(TrainError, match="no CUDA GPU"):
         train("tiny", steps=1, device="cuda", out_dir="/nonexistent", **FAST)
+    with pytest.raises(TrainError, match="no CUDA GPU"):  # checked before any process group
+        train("tiny", steps=1, device="cuda", out_dir="/nonexistent", amp="fp16", **FAST)
 
 
 @pytest.mark.gpu

@@ -47,13 +47,17 @@ def check_tasks(tasks: Sequence[str], supported: Sequence[str] = TASKS) -> tuple
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack samples into a batch: tensors stacked on dim 0, ``meta`` kept as a list."""
+    """Stack samples into a batch: tensors of one shape stacked on dim 0; tensors of
+    different shapes (labels at each image's own size) and ``meta`` kept as lists."""
     if not samples:
         raise DatasetError("cannot collate an empty list of samples")
     out: dict[str, Any] = {}
     for key in samples[0]:
         values = [s[key] for s in samples]
-        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+        same = isinstance(values[0], torch.Tensor) and all(
+            v.shape == values[0].shape for v in values
+        )
+        out[key] = torch.stack(values) if same else values
     return out
 
 
@@ -215,11 +219,13 @@ def make_dataset(
     seed: int = 0,
     num_scenes: int | None = None,
     cache: str | Path | None = "memory",
+    native_labels: bool = False,
 ) -> torch.utils.data.Dataset:
     """The dataset named by ``spec`` shaped for model config ``cfg`` (input size, tasks,
     classes). Synthetic scenes: ``num_scenes`` sets how many; else ``N`` of
     ``synthetic:N`` (or 512) for the train split and 64 for the others; ``cache``
-    applies to them only."""
+    applies to them only. ``native_labels``: PASCAL/NYUD labels at each image's own
+    size (for evaluation at the benchmark's resolution), not resized to the input."""
     kind, arg = parse_data_spec(spec)
     if kind == "synthetic":
         if num_scenes is not None:
@@ -237,6 +243,7 @@ def make_dataset(
             split=split,
             tasks=cfg.tasks,
             img_size=cfg.img_size,  # type: ignore[arg-type]
+            native_labels=native_labels,
         )
     from .nyud import NYUDMT
 
@@ -246,6 +253,7 @@ def make_dataset(
         tasks=cfg.tasks,
         img_size=cfg.img_size,
         num_classes=int(cfg.task_channels.get("semseg", 40)),
+        native_labels=native_labels,
     )
 
 

@@ -15,7 +15,9 @@ non-finite values) mapped to 255 (invalid); normals with zero vectors mapped
 to 255 in all channels. Samples are resized to ``img_size`` (the NYUD preset's
 480x640 is the native size): images bilinearly, semseg and depth by nearest
 neighbour, normals bilinearly and renormalised, edges so that no boundary
-pixel is lost when shrinking (see :func:`pymodel.data.resize_binary`).
+pixel is lost when shrinking (see :func:`pymodel.data.resize_binary`). With
+``native_labels`` the labels keep the image's own size and only the image is
+resized.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class NYUDMT(Dataset):
         tasks: Sequence[str] = ("semseg", "depth"),
         img_size: int | Sequence[int] = (480, 640),
         num_classes: int = 40,
+        native_labels: bool = False,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -70,6 +73,7 @@ class NYUDMT(Dataset):
         self.tasks = check_tasks(tasks, TASKS)
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.num_classes = int(num_classes)
+        self.native_labels = bool(native_labels)
         self.split = split
         self.ids = read_split(self.root / "gt_sets" / f"{split}.txt")
         require_files(
@@ -94,8 +98,8 @@ class NYUDMT(Dataset):
         image_id = self.ids[index]
         image = read_image(self.path("image", image_id))
         shape = image.shape[:2]
-        size = self.img_size
-        sample: dict[str, Any] = {"image": normalize_image(image, size)}
+        sample: dict[str, Any] = {"image": normalize_image(image, self.img_size)}
+        size = shape if self.native_labels else self.img_size  # of the labels
 
         def check(a: np.ndarray, path: Path) -> None:
             if a.shape[:2] != shape:

@@ -29,7 +29,8 @@ Label encodings:
 
 Every sample is resized (not padded) to ``img_size``, as M3ViT's fixed
 512x512 resize does: images bilinearly, labels by nearest neighbour, normals
-bilinearly and renormalised.
+bilinearly and renormalised. With ``native_labels`` the labels keep the
+image's own size (the benchmark scores there) and only the image is resized.
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class PascalContextMT(Dataset):
         tasks: Sequence[str] = TASKS,
         img_size: int | Sequence[int] = (512, 512),
         num_classes: int = 21,
+        native_labels: bool = False,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -152,6 +154,7 @@ class PascalContextMT(Dataset):
         self.tasks = check_tasks(tasks, TASKS)
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.num_classes = int(num_classes)
+        self.native_labels = bool(native_labels)
         self.split = split
         self.ids = read_split(self.root / "ImageSets" / "Context" / f"{split}.txt")
         needed: list[Path] = []
@@ -195,8 +198,8 @@ class PascalContextMT(Dataset):
         image_id = self.ids[index]
         image = read_image(self.image_path(image_id))
         shape = image.shape[:2]
-        size = self.img_size
-        sample: dict[str, Any] = {"image": normalize_image(image, size)}
+        sample: dict[str, Any] = {"image": normalize_image(image, self.img_size)}
+        size = shape if self.native_labels else self.img_size  # of the labels
         context = None
         if "normals" in self.tasks or "edge" in self.tasks:
             path = self.context_path(image_id)
