@@ -42,18 +42,25 @@ struct Block {
 // --------------------------------------------------------------- on-chip buffers
 // Every buffer of the engine (sizes from the synthesis maxima and the design).
 // Token-block buffers hold rows [row0, row0 + TB) of the current token block.
+// Widest x row the linear unit reads: MAX_K inputs, or MAX_TOKENS keys.
+#define LU_MAX_IN (MAX_K > MAX_TOKENS ? MAX_K : MAX_TOKENS)
+#define LU_MAX_IN_PAD (((LU_MAX_IN + TI - 1) / TI) * TI)
+// Columns of the hidden buffer: a hidden chunk, or the patches of the embedding.
+#define U_COLS (HC > MAX_PATCH_IN ? HC : MAX_PATCH_IN)
+
 struct Chip {
   act_t x[TB][MAX_DIM];  // residual stream of the token block
   act_t h[TB][MAX_DIM];  // LayerNorm output (linear-unit input)
   act_t q[TB][MAX_DIM];  // queries
   act_t a[TB][MAX_DIM];  // attention output (heads concatenated)
-  act_t u[TB][MAX_HIDDEN];  // MLP / expert hidden after GELU; patches of the embedding
+  act_t u[TB][U_COLS];  // a hidden chunk after GELU (HC columns); patches of the embedding
   act_t k[MAX_TOKENS][MAX_DIM];  // KV store: keys of every token
   act_t v[MAX_TOKENS][MAX_DIM];  // KV store: values of every token
   act_t s[3][QB][MAX_TOKENS];  // scores of three heads in flight (softmax pipeline)
   int64_t m[3][QB];  // online softmax: running max per row
   PFloat inv[3][QB];  // 1 / running sum per row
-  acc_t acc[TB][MAX_DIM];  // MoE combine: residual + gated expert outputs, exact
+  acc_t acc[TB][MAX_DIM];  // exact sums across jobs: fc2 hidden chunks, MoE combine
+  mw_t wt[3][2 * TO][LU_MAX_IN_PAD];  // weight tiles: ping-pong, and a prefilled first tile
   act_t g[TB][MAX_EXPERTS];  // router logits
   row_t map_in[TB * MAX_TOP_K];  // expert queues: token row of each entry, by expert
   prob_t gate_of[TB * MAX_TOP_K];  // its gate value
@@ -90,7 +97,9 @@ enum YSink {
   YS_A_T,  // attention output, transposed: A[query n][head column row]
   YS_U,
   YS_G,
-  YS_ACC  // gated scatter-add into the MoE combine accumulators
+  YS_ACC,  // gated scatter-add of the requantised outputs into the MoE combine
+  YS_ACC_SET,  // raw exact sums into the accumulators (first hidden chunk of fc2)
+  YS_ACC_ADD  // raw exact sums added to the accumulators (further chunks)
 };
 enum Residual { RES_NONE = 0, RES_X };
 
@@ -120,6 +129,10 @@ struct LinearJob {
   int b_frac;
   int residual;
   int r_frac;
+  bool acc_in;  // add the accumulators' raw sums first (the last hidden chunk of fc2)
+  int w_col0_beats;  // DDR: first beat of each weight row read (hidden chunk of fc2)
+  int w_row_beats;  // DDR: beats per stored weight row (0: as read)
+  bool prefilled;  // tile 0 is already in Chip::wt[2] (probabilities, attention)
   // output
   int y_sink;
   int y_col0;  // first column written (head slice)
@@ -153,14 +166,23 @@ int check_block(const Model& m, const Block& b, const Fmt& x_in);
 Fmt block_input_fmt(const word_t* params, const Model& m, int i);
 
 LinearJob blank_job();
+// A list of jobs in one dataflow region: weights and biases of every job stream ahead
+// of the compute, so each job's DDR latency hides under the previous job.
+void linear_jobs(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob* jobs, int n,
+                 const act_t* tail, const Tables& T);
 void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& job,
                  const act_t* tail, const Tables& T);
+void fill_first_tile(const Chip& c, const LinearJob& j, const Tables& T, Chip& out);
 void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c,
                  const Model& m, int row0, int rows, const Tables& T);
 void layernorm_rows(const word_t* params, Chip& c, const Model& m, const Block& b, int which,
                     int x_frac, int rows, const Tables& T);
+void layernorm_rows_io(const word_t* params, const word_t* io, Chip& c, const Model& m,
+                       const Block& b, int x_frac, int row0, int rows, const Tables& T);
 void attention(Chip& c, const Model& m, const Block& b, int row0, int rows, const Tables& T,
                int block);
+void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
+               int x_frac, int row0, int rows, const Tables& T, int block);
 void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
                int x_frac, int task, int row0, int rows, const Tables& T, int block);
 void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,

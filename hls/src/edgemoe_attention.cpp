@@ -80,8 +80,7 @@ sm_row_groups:
 // O_h^T = V_h^T P_h^T: head columns of the values stream through the MAC array
 // against a stationary tile of TOe queries' probabilities (computed from the slot by
 // the probability lanes while the previous tile computes); written transposed into A.
-static void values(Chip& c, const Model& m, const AttnFormats& F, int qb0, int nq, int h,
-                   const Tables& T) {
+static LinearJob values_job(const Model& m, const AttnFormats& F, int qb0, int nq, int h) {
   LinearJob j = blank_job();
   j.rows = m.head_dim;
   j.x_source = XS_VALUES_T;
@@ -97,6 +96,13 @@ static void values(Chip& c, const Model& m, const AttnFormats& F, int qb0, int n
   j.y_row0 = qb0;
   j.y_col0 = h * m.head_dim;
   j.y_fmt = F.out;
+  return j;
+}
+
+static void values(Chip& c, const Model& m, const AttnFormats& F, int qb0, int nq, int h,
+                   const Tables& T) {
+  LinearJob j = values_job(m, F, qb0, nq, h);
+  j.prefilled = true;  // tile 0 was filled during this step's scores
   linear_unit(no_port EDGEMOE_FOR_EACH_WGT(EM_NO_PORT), c, j, 0, T);
 }
 
@@ -133,7 +139,9 @@ attn_query_blocks:
   attn_steps:
     for (int s = 0; s < m.heads + 2; s++) {
 #pragma HLS LOOP_TRIPCOUNT min = 3 max = MAX_HEADS + 2
-      // Independent within a step: three different score slots.
+      // Independent within a step: three different score slots. The probability lanes
+      // fill the first tile of values(s - 2) while the MAC array computes scores(s).
+      if (s >= 2) fill_first_tile(c, values_job(m, F, qb0, nq, s - 2), T, c);
       if (s < m.heads) scores(c, m, F, qb0, nq, s, T);
       if (s >= 1 && s - 1 < m.heads) {
         statistics(c, m, F, nq, (s - 1) % 3, T);

@@ -106,21 +106,65 @@ ln_rows:
   }
 }
 
+// LayerNorm 1 of rows [row0, row0 + rows) streamed from io_x (the block is not on chip:
+// the engine loads it into x meanwhile, under the queries' linear layer).
+void layernorm_rows_io(const word_t* params, const word_t* io, Chip& c, const Model& m,
+                       const Block& b, int x_frac, int row0, int rows, const Tables& T) {
+  wgt_t gamma[MAX_DIM], beta[MAX_DIM];
+  act_t row[MAX_DIM];
+  read_wgt(params, b.off(BD_OFF_NORM1_W), m.dim, gamma);
+  read_wgt(params, b.off(BD_OFF_NORM1_B), m.dim, beta);
+  const int stride = act_beats(m.dim);
+ln_io_rows:
+  for (int r = 0; r < rows; r++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
+    read_act(io, m.io_x + (uint32_t)((row0 + r) * stride), m.dim, row);
+    layernorm_row(row, m.dim, x_frac, gamma, b.fmt(BD_FMT_NORM1_W).f, beta,
+                  b.fmt(BD_FMT_NORM1_B).f, b.w[BD_EPS1], b.fmt(BD_FMT_NORM1_Z),
+                  b.fmt(BD_FMT_NORM1), T, c.h[r]);
+  }
+}
+
 // ------------------------------------------------------------------ dense MLP
-static void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m,
-                      const Block& b, int x_frac, int row0, int rows, const Tables& T,
-                      int block) {
-  LinearJob fc1 = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM2, BD_OFF_FC1_W, BD_FMT_FC1_W,
-                            BD_OFF_FC1_B, BD_FMT_FC1_B, m.mlp_hidden, YS_U, BD_FMT_FC1);
-  fc1.gelu = true;  // GELU fused into the epilogue: hidden -> gelu format
-  fc1.g_fmt = b.fmt(BD_FMT_GELU);
-  linear_unit(params, EDGEMOE_WGT_ARGS, c, fc1, 0, T);
-  EM_TRACE_ROWS(TR_GELU, block, 0, row0, c.u, rows, m.mlp_hidden);
-  LinearJob fc2 = block_job(b, rows, XS_U, m.mlp_hidden, BD_FMT_GELU, BD_OFF_FC2_W, BD_FMT_FC2_W,
-                            BD_OFF_FC2_B, BD_FMT_FC2_B, m.dim, YS_X, BD_FMT_FC2);
-  fc2.residual = RES_X;
-  fc2.r_frac = x_frac;
-  linear_unit(params, EDGEMOE_WGT_ARGS, c, fc2, 0, T);
+// In hidden chunks of HC columns, one job list: fc1 + GELU of a chunk into u, then
+// fc2 of that chunk into the exact accumulators; the last chunk adds the partial
+// sums, the bias and the residual, and requantises once (forward.py's fc2).
+void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
+               int x_frac, int row0, int rows, const Tables& T, int block) {
+  LinearJob jobs[2 * ((MAX_HIDDEN + HC - 1) / HC)];
+  int n = 0;
+  const Fmt w1 = b.fmt(BD_FMT_FC1_W), w2 = b.fmt(BD_FMT_FC2_W);
+  const int w2_per_beat = w2.w <= 8 ? WPW8 : WPW;
+mlp_chunks:
+  for (int c0 = 0; c0 < m.mlp_hidden; c0 += HC) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_HIDDEN + HC - 1) / HC
+    const int hc = imin(HC, m.mlp_hidden - c0);
+    const bool first = c0 == 0, last = c0 + hc >= m.mlp_hidden;
+    LinearJob fc1 = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM2, BD_OFF_FC1_W, BD_FMT_FC1_W,
+                              BD_OFF_FC1_B, BD_FMT_FC1_B, hc, YS_U, BD_FMT_FC1);
+    fc1.w_off += (uint32_t)(c0 * wrow_beats(m.dim, w1.w));
+    fc1.b_off += (uint32_t)(c0 / WPW);
+    fc1.gelu = true;  // GELU fused into the epilogue: hidden -> gelu format
+    fc1.g_fmt = b.fmt(BD_FMT_GELU);
+    jobs[n++] = fc1;
+    LinearJob fc2 = block_job(b, rows, XS_U, hc, BD_FMT_GELU, BD_OFF_FC2_W, BD_FMT_FC2_W,
+                              BD_OFF_FC2_B, BD_FMT_FC2_B, m.dim, YS_X, BD_FMT_FC2);
+    fc2.w_col0_beats = c0 / w2_per_beat;
+    fc2.w_row_beats = wrow_beats(m.mlp_hidden, w2.w);
+    if (last) {
+      fc2.acc_in = !first;
+      fc2.residual = RES_X;
+      fc2.r_frac = x_frac;
+    } else {
+      fc2.bias = false;
+      fc2.y_sink = first ? YS_ACC_SET : YS_ACC_ADD;
+    }
+    jobs[n++] = fc2;
+  }
+  linear_jobs(params, EDGEMOE_WGT_ARGS, c, jobs, n, 0, T);
+#ifdef EDGEMOE_CSIM_TRACE
+  if (m.mlp_hidden <= HC) trace_rows(TR_GELU, block, 0, row0, c.u, rows, m.mlp_hidden);
+#endif
   (void)row0;
   (void)block;
 }
@@ -227,11 +271,14 @@ moe_acc_init:
   for (int r = 0; r < rows; r++)
     for (int d = 0; d < m.dim; d++) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = EPI_LANES
+#pragma HLS UNROLL factor = ACC_LANES
       c.acc[r][d] = (acc_t)shl(c.x[r][d], cfrac - x_frac);
     }
-  // Expert-major: each active expert's weights stream once for the token block; its
-  // tokens are gathered from h, and its outputs scatter-added with their gates.
+  // Expert-major, one job list: each active expert's weights stream once for the
+  // token block (the next expert's while this one computes); its tokens are gathered
+  // from h, and its outputs scatter-added with their gates.
+  LinearJob jobs[2 * MAX_EXPERTS];
+  int nj = 0;
 moe_experts:
   for (int e = 0; e < m.experts; e++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_EXPERTS
@@ -245,15 +292,16 @@ moe_experts:
     up.map0 = c.q_start[e];
     up.gelu = true;
     up.g_fmt = b.fmt(BD_FMT_EGELU);
-    linear_unit(params, EDGEMOE_WGT_ARGS, c, up, 0, T);
+    jobs[nj++] = up;
     LinearJob down =
         block_job(b, n, XS_U, m.expert_hidden, BD_FMT_EGELU, BD_OFF_H4TOH_W, BD_FMT_H4TOH_W,
                   BD_OFF_H4TOH_B, BD_FMT_H4TOH_B, m.dim, YS_ACC, BD_FMT_H4TOH);
     down.w_off += (uint32_t)(e * m.dim * wrow_beats(m.expert_hidden, down.w_fmt.w));
     down.b_off += (uint32_t)(e * wgt_beats(m.dim));
     down.map0 = c.q_start[e];
-    linear_unit(params, EDGEMOE_WGT_ARGS, c, down, 0, T);
+    jobs[nj++] = down;
   }
+  linear_jobs(params, EDGEMOE_WGT_ARGS, c, jobs, nj, 0, T);
 #ifdef EDGEMOE_CSIM_TRACE
   trace_expert_flush(block, (uint32_t)(row0 * m.top_k), rows * m.top_k, m.dim);
 #endif
@@ -261,48 +309,57 @@ moe_combine:
   for (int r = 0; r < rows; r++)
     for (int d = 0; d < m.dim; d++) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = EPI_LANES
+#pragma HLS UNROLL factor = ACC_LANES
       c.x[r][d] = (act_t)requant((int64_t)c.acc[r][d], cfrac, of);
     }
 }
 
 // ------------------------------------------------------------------ one block
+// With several token blocks the residual stream lives in io_x and each block passes
+// through x in a snake order that overlaps every transfer with compute: the K/V
+// phase ascends (block b + 1 loads while the keys and values of block b compute),
+// the main phase descends (block b + 1 stores while LayerNorm 1 of block b streams
+// from io_x, and block b loads while its queries compute), and the next K/V phase
+// starts from block 0, which is still in x. On entry x holds block 0 (not stored).
 void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,
                int i, int task, int x_frac, const Tables& T) {
   Block b;
   load_block(params, m, i, b);
-  const bool resident = m.token_blocks == 1;
-  // K/V phase: keys and values of every token into the KV store.
+  const int nb = m.token_blocks;
+  const bool resident = nb == 1;
 kv_blocks:
-  for (int tb = 0; tb < m.token_blocks; tb++) {
+  for (int tb = 0; tb < nb; tb++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
     const int row0 = tb * TB, rows = imin(TB, m.tokens - row0);
-    if (!resident) load_x(io, c, m, row0, rows);
     layernorm_rows(params, c, m, b, 1, x_frac, rows, T);
     EM_TRACE_ROWS(TR_NORM1, i, 0, row0, c.h, rows, m.dim);
-    LinearJob kj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_K_W, BD_FMT_K_W,
-                             BD_OFF_K_B, BD_FMT_K_B, m.dim, YS_K, BD_FMT_K);
-    kj.y_row0 = row0;
-    linear_unit(params, EDGEMOE_WGT_ARGS, c, kj, 0, T);
-    LinearJob vj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_V_W, BD_FMT_V_W,
-                             BD_OFF_V_B, BD_FMT_V_B, m.dim, YS_V, BD_FMT_V);
-    vj.y_row0 = row0;
-    linear_unit(params, EDGEMOE_WGT_ARGS, c, vj, 0, T);
+    // Independent of the jobs below (they read h): overlaps them.
+    if (!resident && tb == 0) store_x(io, c, m, 0, rows);
+    if (tb + 1 < nb) load_x(io, c, m, row0 + TB, imin(TB, m.tokens - row0 - TB));
+    LinearJob kv[2];
+    kv[0] = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_K_W, BD_FMT_K_W, BD_OFF_K_B,
+                      BD_FMT_K_B, m.dim, YS_K, BD_FMT_K);
+    kv[1] = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_V_W, BD_FMT_V_W, BD_OFF_V_B,
+                      BD_FMT_V_B, m.dim, YS_V, BD_FMT_V);
+    kv[0].y_row0 = kv[1].y_row0 = row0;
+    linear_jobs(params, EDGEMOE_WGT_ARGS, c, kv, 2, 0, T);
   }
   EM_TRACE_ROWS(TR_K, i, 0, 0, c.k, m.tokens, m.dim);
   EM_TRACE_ROWS(TR_V, i, 0, 0, c.v, m.tokens, m.dim);
-  // Main phase: queries, attention, projection, MLP or MoE, per token block.
+  // Main phase, last block first: it is in x with LayerNorm 1 in h from the K/V phase.
 main_blocks:
-  for (int tb = 0; tb < m.token_blocks; tb++) {
+  for (int tb = nb - 1; tb >= 0; tb--) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
     const int row0 = tb * TB, rows = imin(TB, m.tokens - row0);
-    if (!resident) {
-      load_x(io, c, m, row0, rows);
-      layernorm_rows(params, c, m, b, 1, x_frac, rows, T);  // h was overwritten
+    const bool streamed = tb != nb - 1;
+    if (streamed) {  // x holds block tb + 1: store it while LayerNorm 1 streams block tb
+      store_x(io, c, m, row0 + TB, imin(TB, m.tokens - row0 - TB));
+      layernorm_rows_io(params, io, c, m, b, x_frac, row0, rows, T);
     }
     LinearJob qj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_Q_W, BD_FMT_Q_W,
                              BD_OFF_Q_B, BD_FMT_Q_B, m.dim, YS_Q, BD_FMT_Q);
     linear_unit(params, EDGEMOE_WGT_ARGS, c, qj, 0, T);
+    if (streamed) load_x(io, c, m, row0, rows);  // under the queries' job (reads h)
     EM_TRACE_ROWS(TR_Q, i, 0, row0, c.q, rows, m.dim);
     attention(c, m, b, row0, rows, T, i);
     LinearJob pj = block_job(b, rows, XS_A, m.dim, BD_FMT_ATTN, BD_OFF_PROJ_W, BD_FMT_PROJ_W,
@@ -321,6 +378,5 @@ main_blocks:
       dense_mlp(params, EDGEMOE_WGT_ARGS, c, m, b, x2, row0, rows, T, i);
       EM_TRACE_ROWS(TR_FC2, i, 0, row0, c.x, rows, m.dim);
     }
-    if (!resident) store_x(io, c, m, row0, rows);
   }
 }

@@ -7,11 +7,12 @@
 // mode; in packed mode (x and w both fit 8 bits) two weights that share an x go
 // into one DSP (pack_mul: p = x * (w_hi * 2^18 + w_lo)) and TOe = 2 * TO.
 //
-// Dataflow of one job (DATAFLOW region, lu_job):
-//   stream_weights  every tile of w from DDR, each port bursting its share of the
-//                   tile's rows back to back (outstanding reads hide the DDR
-//                   latency once per job) into a FIFO per port;
-//   lu_tiles        per output tile: fill the next tile buffer (from the FIFOs, the
+// Dataflow of a list of jobs (DATAFLOW region, linear_jobs):
+//   stream_port     every tile of every job's w from DDR, each port bursting its
+//                   share of each tile's rows back to back (outstanding reads hide
+//                   the DDR latency once per list) into a FIFO per port;
+//   stream_biases   every job's bias vector, beat by beat, into a FIFO;
+//   lu_tiles        per job, per output tile: fill the next tile buffer (from the FIFOs, the
 //                   query buffer or the probability lanes) while the current tile
 //                   computes (ping-pong); per group of R x rows: fetch the rows
 //                   (TI words per row per cycle), K/TI MAC cycles (lu_mac, II = 1),
@@ -27,9 +28,6 @@ static_assert(QB % R == 0, "the query block must be whole row groups");
 static_assert(TO % APW == 0, "output tiles must cover whole activation beats");
 static_assert(TI <= 32, "dot_t is sized for adder trees of at most 32 products");
 
-// Widest x row the unit reads: MAX_K inputs, or MAX_TOKENS keys.
-#define LU_MAX_IN (MAX_K > MAX_TOKENS ? MAX_K : MAX_TOKENS)
-#define LU_MAX_IN_PAD (((LU_MAX_IN + TI - 1) / TI) * TI)
 #define LU_MAX_ROWS (TB > MAX_TOKENS ? TB : MAX_TOKENS)
 
 LinearJob blank_job() {
@@ -56,6 +54,10 @@ LinearJob blank_job() {
   j.b_frac = 0;
   j.residual = RES_NONE;
   j.r_frac = 0;
+  j.acc_in = false;
+  j.w_col0_beats = 0;
+  j.w_row_beats = 0;
+  j.prefilled = false;
   j.y_sink = YS_X;
   j.y_col0 = 0;
   j.y_row0 = 0;
@@ -67,7 +69,9 @@ LinearJob blank_job() {
 
 struct JobShape {
   bool packed;
-  int toe, kpad, n_tiles, n_groups, row_beats;
+  int toe, kpad, n_tiles, n_groups;
+  int row_beats;  // beats read per weight row
+  int stride;  // beats per stored weight row
 };
 
 static JobShape job_shape(const LinearJob& j) {
@@ -78,27 +82,52 @@ static JobShape job_shape(const LinearJob& j) {
   s.n_tiles = div_roundup(j.out_features, s.toe);
   s.n_groups = div_roundup(j.rows, R);
   s.row_beats = wrow_beats(j.in_features + j.in_tail, j.w_fmt.w);
+  s.stride = j.w_row_beats ? j.w_row_beats : s.row_beats;
   return s;
 }
 
 // ------------------------------------------------------------ weight streamer
-// Port p carries rows [p * per, (p + 1) * per) of every tile, one burst per tile.
-static void stream_port(const word_t* wgt, const LinearJob& j, const JobShape& s, int p,
+// Port p carries rows [p * per, (p + 1) * per) of every tile, one burst per row range.
+static void stream_port(const word_t* wgt, const LinearJob* jobs, int n, int p,
                         fifo<word_t>& out) {
-  if (j.w_source != WS_DDR) return;
-  const int per = div_roundup(s.toe, WEIGHT_PORTS);
-ws_tiles:
-  for (int t = 0; t < s.n_tiles; t++) {
+ws_jobs:
+  for (int q = 0; q < n; q++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * MAX_EXPERTS
+    const LinearJob& j = jobs[q];
+    if (j.w_source != WS_DDR) continue;
+    const JobShape s = job_shape(j);
+    const int per = div_roundup(s.toe, WEIGHT_PORTS);
+  ws_tiles:
+    for (int t = 0; t < s.n_tiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / TO
-    const int n0 = t * s.toe + p * per;
-    const int nrows = imin(imin(per, s.toe - p * per), j.out_features - n0);
-    if (nrows <= 0) continue;
-    const uint32_t base = j.w_off + (uint32_t)(n0 * s.row_beats);
-  ws_burst:
-    for (int b = 0; b < nrows * s.row_beats; b++) {
+      const int n0 = t * s.toe + p * per;
+      const int nrows = imin(imin(per, s.toe - p * per), j.out_features - n0);
+    ws_rows:
+      for (int r = 0; r < nrows; r++) {
+        const uint32_t base = j.w_off + (uint32_t)((n0 + r) * s.stride + j.w_col0_beats);
+      ws_burst:
+        for (int b = 0; b < s.row_beats; b++) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * TO * MAX_K / WPW / WEIGHT_PORTS
-      out.write(wgt[base + b]);
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / WPW
+          out.write(wgt[base + b]);
+        }
+      }
+    }
+  }
+}
+
+// Every job's bias as 16-bit words, eight per beat.
+static void stream_biases(const word_t* params, const LinearJob* jobs, int n,
+                          fifo<word_t>& out) {
+bias_jobs:
+  for (int q = 0; q < n; q++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * MAX_EXPERTS
+    if (!jobs[q].bias) continue;
+  bias_beats:
+    for (int b = 0; b < wgt_beats(jobs[q].out_features); b++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K / WPW
+      out.write(params[jobs[q].b_off + b]);
     }
   }
 }
@@ -107,8 +136,7 @@ ws_tiles:
 // Tile t of w into wt (TOe rows x kpad): DDR beats from the port FIFOs, queries of
 // the head, or probabilities of the query block computed by the probability lanes.
 static void fill_tile(const Chip& c, const LinearJob& j, const JobShape& s, int t,
-                      fifo<word_t> ws[WEIGHT_PORTS], const Tables& T,
-                      mw_t wt[2 * TO][LU_MAX_IN_PAD]) {
+                      fifo<word_t>* ws, const Tables& T, mw_t wt[2 * TO][LU_MAX_IN_PAD]) {
   const int n0 = t * s.toe, kt = j.in_features + j.in_tail;
   if (j.w_source == WS_DDR) {
     const bool narrow = j.w_fmt.w <= 8;
@@ -142,6 +170,7 @@ fill_chip:
     const bool in = n0 + o < j.out_features;
     for (int k = 0; k < s.kpad; k++) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = PROB_LANES / (2 * TO)
       mw_t v = 0;
       if (in && k < j.in_features) {
         if (j.w_source == WS_QUERIES) {
@@ -235,6 +264,15 @@ lu_epilogue_rows:
 #pragma HLS UNROLL factor = EPI_LANES / R
       const int n = n0 + o;
       int64_t a = (int64_t)acc[r][o];
+      if (j.y_sink == YS_ACC_SET) {  // raw partial sums of a hidden chunk (no rounding)
+        c.acc[row][n] = acc[r][o];
+        continue;
+      }
+      if (j.y_sink == YS_ACC_ADD) {
+        c.acc[row][n] += acc[r][o];
+        continue;
+      }
+      if (j.acc_in) a += (int64_t)c.acc[row][n];
       if (j.bias) a += shl(bvec[n], acc_frac - j.b_frac);
       if (j.residual == RES_X) a += shl(c.x[row][n], acc_frac - j.r_frac);
       int64_t y = requant(a, acc_frac, j.y_fmt);
@@ -261,54 +299,79 @@ lu_epilogue_rows:
 }
 
 // ------------------------------------------------------------------- the unit
-static void lu_tiles(Chip& c, const LinearJob& j, const JobShape& s, fifo<word_t> ws[WEIGHT_PORTS],
-                     const act_t* tail, const wgt_t* bvec, const Tables& T) {
-  static mw_t wt[2][2 * TO][LU_MAX_IN_PAD];  // weight tile ping-pong
+static void lu_tiles(Chip& c, const LinearJob* jobs, int n, fifo<word_t> ws[WEIGHT_PORTS],
+                     fifo<word_t>& biases, const act_t* tail, const Tables& T) {
   static mx_t xg[2][R][LU_MAX_IN_PAD];  // row-group x ping-pong
   static acc_t acc[2][R][2 * TO];  // sums handed to the epilogue
-#pragma HLS ARRAY_PARTITION variable = wt type = complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = wt type = cyclic factor = TI dim = 3
+  static wgt_t bvec[MAX_K];  // bias of the current job
 #pragma HLS ARRAY_PARTITION variable = xg type = complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = xg type = cyclic factor = TI dim = 3
 #pragma HLS ARRAY_PARTITION variable = acc type = complete
-  if (s.n_tiles > 0) fill_tile(c, j, s, 0, ws, T, wt[0]);
-lu_tile_loop:
-  for (int t = 0; t < s.n_tiles; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / TO
-    // Independent of the groups below (the other buffer): overlaps them.
-    if (t + 1 < s.n_tiles) fill_tile(c, j, s, t + 1, ws, T, wt[(t + 1) & 1]);
-  lu_groups:
-    for (int g = 0; g < s.n_groups; g++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / R
-      for (int r = 0; r < R; r++) {
-        if (g * R + r < j.rows) {
-          fetch_x_row(c, j, g * R + r, tail, s.kpad, xg[g & 1][r]);
-        } else {
-          for (int k = 0; k < s.kpad; k++) xg[g & 1][r][k] = 0;
+#pragma HLS BIND_STORAGE variable = bvec type = ram_1p impl = lutram
+lu_jobs:
+  for (int q = 0; q < n; q++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * MAX_EXPERTS
+    const LinearJob& j = jobs[q];
+    const JobShape s = job_shape(j);
+    if (j.bias) {
+    lu_bias:
+      for (int b = 0; b < wgt_beats(j.out_features); b++) {
+#pragma HLS PIPELINE II = 1
+        wgt_t v[WPW8];
+        unpack_wgt(biases.read(), false, v);
+        for (int i = 0; i < WPW; i++) {
+#pragma HLS UNROLL
+          if (b * WPW + i < j.out_features) bvec[b * WPW + i] = v[i];
         }
       }
-      mac_group(xg[g & 1], wt[t & 1], s.kpad, s.packed, acc[g & 1]);
-      epilogue(c, j, bvec, acc[g & 1], g * R, t * s.toe, s.toe, T);
+    }
+    // Tile t computes from buffer (t & 1); a prefilled first tile from buffer 2.
+    if (s.n_tiles > 0 && !j.prefilled) fill_tile(c, j, s, 0, ws, T, c.wt[0]);
+  lu_tile_loop:
+    for (int t = 0; t < s.n_tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / TO
+      const int cur = (t == 0 && j.prefilled) ? 2 : (t & 1);
+      // Independent of the groups below (the other buffer): overlaps them.
+      if (t + 1 < s.n_tiles) fill_tile(c, j, s, t + 1, ws, T, c.wt[(t + 1) & 1]);
+    lu_groups:
+      for (int g = 0; g < s.n_groups; g++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = LU_MAX_ROWS / R
+        for (int r = 0; r < R; r++) {
+          if (g * R + r < j.rows) {
+            fetch_x_row(c, j, g * R + r, tail, s.kpad, xg[g & 1][r]);
+          } else {
+            for (int k = 0; k < s.kpad; k++) xg[g & 1][r][k] = 0;
+          }
+        }
+        mac_group(xg[g & 1], c.wt[cur], s.kpad, s.packed, acc[g & 1]);
+        epilogue(c, j, bvec, acc[g & 1], g * R, t * s.toe, s.toe, T);
+      }
     }
   }
 }
 
-static void lu_job(EDGEMOE_WGT_DECL, Chip& c, const LinearJob& j, const JobShape& s,
-                   const act_t* tail, const wgt_t* bvec, const Tables& T) {
+void linear_jobs(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob* jobs, int n,
+                 const act_t* tail, const Tables& T) {
 #pragma HLS DATAFLOW
   fifo<word_t> ws[WEIGHT_PORTS];
+  fifo<word_t> biases;
 #pragma HLS STREAM variable = ws depth = 256
-#define EM_STREAM_PORT(p, ptr) stream_port(ptr, j, s, p, ws[p]);
+#pragma HLS STREAM variable = biases depth = 256
+#define EM_STREAM_PORT(p, ptr) stream_port(ptr, jobs, n, p, ws[p]);
   EDGEMOE_FOR_EACH_WGT(EM_STREAM_PORT)
 #undef EM_STREAM_PORT
-  lu_tiles(c, j, s, ws, tail, bvec, T);
+  stream_biases(params, jobs, n, biases);
+  lu_tiles(c, jobs, n, ws, biases, tail, T);
 }
 
 void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& j,
                  const act_t* tail, const Tables& T) {
-  static wgt_t bvec[MAX_K];  // bias of the whole layer
-#pragma HLS BIND_STORAGE variable = bvec type = ram_1p impl = lutram
+  linear_jobs(params, EDGEMOE_WGT_ARGS, c, &j, 1, tail, T);
+}
+
+// Tile 0 of an on-chip-filled job into Chip::wt[2], ahead of the job (the attention
+// fills the first probability tile of a head while the MAC array computes scores).
+void fill_first_tile(const Chip& c, const LinearJob& j, const Tables& T, Chip& out) {
   const JobShape s = job_shape(j);
-  if (j.bias) read_wgt(params, j.b_off, j.out_features, bvec);
-  lu_job(EDGEMOE_WGT_ARGS, c, j, s, tail, bvec, T);
+  fill_tile(c, j, s, 0, 0, T, out.wt[2]);
 }

@@ -83,7 +83,8 @@ int check_model(const Model& m) {
       !in_range(m.mlp_hidden, MAX_HIDDEN) || !in_range(m.expert_hidden, MAX_HIDDEN) ||
       !in_range(m.experts, MAX_EXPERTS) || !in_range(m.top_k, MAX_TOP_K) ||
       !in_range(m.tasks, MAX_TASKS) || !in_range(m.depth, MAX_DEPTH) ||
-      !in_range(m.patch_in, MAX_PATCH_IN) || !in_range(m.gate_in, MAX_GATE_IN))
+      !in_range(m.patch_in, MAX_PATCH_IN) || !in_range(m.gate_in, MAX_GATE_IN) ||
+      m.expert_hidden > HC)  // an expert's hidden layer is one chunk on chip
     return STATUS_OVER_MAXIMA;
   if (m.tokens != m.patches + 1 || m.patches != m.grid_h * m.grid_w ||
       m.img_h != m.grid_h * m.patch || m.img_w != m.grid_w * m.patch ||
@@ -233,21 +234,38 @@ void load_tables(const word_t* params, const Model& m, Tables& T) {
 }
 
 // --------------------------------------------------------- residual stream io
+// One burst sequence: io_x rows are contiguous (rows padded to whole beats).
 void load_x(const word_t* io, Chip& c, const Model& m, int row0, int rows) {
   const int stride = act_beats(m.dim);
+  const uint32_t base = m.io_x + (uint32_t)(row0 * stride);
 x_load_rows:
-  for (int r = 0; r < rows; r++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
-    read_act(io, m.io_x + (uint32_t)((row0 + r) * stride), m.dim, c.x[r]);
+  for (int b = 0; b < rows * stride; b++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB * MAX_DIM / APW
+    act_t v[APW];
+    unpack_act(io[base + b], v);
+    const int r = b / stride, k0 = (b % stride) * APW;
+    for (int i = 0; i < APW; i++) {
+#pragma HLS UNROLL
+      if (k0 + i < m.dim) c.x[r][k0 + i] = v[i];
+    }
   }
 }
 
 void store_x(word_t* io, const Chip& c, const Model& m, int row0, int rows) {
   const int stride = act_beats(m.dim);
+  const uint32_t base = m.io_x + (uint32_t)(row0 * stride);
 x_store_rows:
-  for (int r = 0; r < rows; r++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
-    write_act(io, m.io_x + (uint32_t)((row0 + r) * stride), m.dim, c.x[r]);
+  for (int b = 0; b < rows * stride; b++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = TB * MAX_DIM / APW
+    act_t v[APW];
+    const int r = b / stride, k0 = (b % stride) * APW;
+    for (int i = 0; i < APW; i++) {
+#pragma HLS UNROLL
+      v[i] = k0 + i < m.dim ? c.x[r][k0 + i] : (act_t)0;
+    }
+    io[base + b] = pack_act(v);
   }
 }
 
@@ -287,15 +305,15 @@ check_blocks:
   static Tables T;
   static Chip c;
   load_tables(params, m, T);
-  // Patch embedding per token block; with several blocks the stream goes to io_x.
-  const bool resident = m.token_blocks == 1;
+  // Patch embedding per token block, last block first: every block but block 0 goes
+  // to io_x, block 0 stays in x (run_block's invariant).
 embed_blocks:
-  for (int tb = 0; tb < m.token_blocks; tb++) {
+  for (int tb = m.token_blocks - 1; tb >= 0; tb--) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = (MAX_TOKENS + TB - 1) / TB
     const int row0 = tb * TB, rows = imin(TB, m.tokens - row0);
     patch_embed(params, EDGEMOE_WGT_ARGS, io, c, m, row0, rows, T);
     EM_TRACE_ROWS(TR_EMBED, 0, 0, row0, c.x, rows, m.dim);
-    if (!resident) store_x(io, c, m, row0, rows);
+    if (tb != 0) store_x(io, c, m, row0, rows);
   }
   int x_frac = m.embed.f;
 blocks:
@@ -306,7 +324,7 @@ blocks:
     run_block(params, EDGEMOE_WGT_ARGS, io, c, m, i, (int)task, x_frac, T);
     x_frac = b.fmt(b.moe() ? BD_FMT_COMBINE : BD_FMT_FC2).f;
   }
-  if (resident) store_x(io, c, m, 0, m.tokens);
+  store_x(io, c, m, 0, imin(TB, m.tokens));  // block 0 (every token when resident)
   *status = STATUS_OK;
 }
 

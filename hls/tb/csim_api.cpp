@@ -156,43 +156,10 @@ int em_stage(const void* params, const void* io_v, int task, int block, int stag
       linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
       break;
     case ST_NORM2: layernorm_rows(p, c, m, b, 2, x2, rows, g_tables); break;
-    case ST_MLP: {
+    case ST_MLP:
       if (b.moe()) return STATUS_INCONSISTENT;
-      // The dense MLP of run_block: fc1 + GELU into u, fc2 + residual into x.
-      j.rows = rows;
-      j.x_source = XS_H;
-      j.in_features = m.dim;
-      j.x_fmt = b.fmt(BD_FMT_NORM2);
-      j.w_off = b.off(BD_OFF_FC1_W);
-      j.w_fmt = b.fmt(BD_FMT_FC1_W);
-      j.out_features = m.mlp_hidden;
-      j.bias = true;
-      j.b_off = b.off(BD_OFF_FC1_B);
-      j.b_frac = b.fmt(BD_FMT_FC1_B).f;
-      j.y_sink = YS_U;
-      j.y_fmt = b.fmt(BD_FMT_FC1);
-      j.gelu = true;
-      j.g_fmt = b.fmt(BD_FMT_GELU);
-      linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
-      EM_TRACE_ROWS(TR_GELU, block, 0, 0, c.u, rows, m.mlp_hidden);
-      j = blank_job();
-      j.rows = rows;
-      j.x_source = XS_U;
-      j.in_features = m.mlp_hidden;
-      j.x_fmt = b.fmt(BD_FMT_GELU);
-      j.w_off = b.off(BD_OFF_FC2_W);
-      j.w_fmt = b.fmt(BD_FMT_FC2_W);
-      j.out_features = m.dim;
-      j.bias = true;
-      j.b_off = b.off(BD_OFF_FC2_B);
-      j.b_frac = b.fmt(BD_FMT_FC2_B).f;
-      j.residual = RES_X;
-      j.r_frac = x2;
-      j.y_sink = YS_X;
-      j.y_fmt = b.fmt(BD_FMT_FC2);
-      linear_unit(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, j, 0, g_tables);
+      dense_mlp(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, m, b, x2, 0, rows, g_tables, block);
       break;
-    }
     case ST_MOE:
       if (!b.moe()) return STATUS_INCONSISTENT;
       moe_layer(p EDGEMOE_FOR_EACH_WGT(EM_WGT_SAME), c, m, b, x2, task, 0, rows, g_tables, block);
@@ -282,7 +249,7 @@ void em_topk(const int64_t* logits, int rows, int n, int k, int64_t* idx) {
 int em_linear(const int64_t* x, int rows, int K, uint32_t xfmt, const int64_t* w, int N,
               uint32_t wfmt, const int64_t* bias, uint32_t bfmt, const int64_t* res,
               uint32_t rfmt, uint32_t yfmt, int gelu, uint32_t gfmt, int64_t* out) {
-  if (K > MAX_K || N > MAX_DIM || K > MAX_HIDDEN) return STATUS_OVER_MAXIMA;
+  if (K > MAX_K || N > MAX_DIM || K > U_COLS) return STATUS_OVER_MAXIMA;
   const Fmt wf = decode_fmt(wfmt);
   const int bits = wf.w <= 8 ? 8 : 16, per = 128 / bits;
   const int kb = wrow_beats(K, wf.w), nb = wgt_beats(N);

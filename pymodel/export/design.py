@@ -55,11 +55,13 @@ class Design:
     mac_rows: int = 8  # linear unit: token rows per cycle (R)
     mac_in: int = 16  # linear unit: inputs per cycle (TI)
     mac_out: int = 8  # linear unit: DSP columns, outputs per cycle in 16-bit mode (TO)
-    token_block: int = 136  # token rows on chip (TB): edgemoe-t (129) is one block
-    query_block: int = 64  # attention: query rows per score slot (QB)
-    softmax_lanes: int = 64  # online-softmax rows updated per cycle (SL)
+    token_block: int = 144  # token rows on chip (TB): edgemoe-t (129) is one block
+    hidden_chunk: int = 384  # MLP hidden columns on chip per pass (HC); expert hidden <= HC
+    query_block: int = 48  # attention: query rows per score slot (QB)
+    softmax_lanes: int = 48  # online-softmax rows updated per cycle (SL)
     prob_lanes: int = 64  # probabilities computed per cycle for P x V (PL)
     epilogue_lanes: int = 64  # requantisations per cycle after the MAC array (EL)
+    acc_lanes: int = 16  # accumulator read-modify-writes per cycle (MoE combine, fc2 chunks)
     gelu_lanes: int = 16  # GELUs per cycle in the epilogue (GL)
     ln_lanes: int = 16  # LayerNorm elements per cycle (LL)
     router_lanes: int = 8  # tokens routed in parallel (RL)
@@ -82,6 +84,8 @@ class Design:
             raise ValueError("Design: token_block and query_block must be multiples of mac_rows")
         if self.query_block > self.token_block:
             raise ValueError("Design: query_block must not exceed token_block")
+        if self.hidden_chunk % self.mac_in:
+            raise ValueError("Design.hidden_chunk must be a multiple of mac_in")
         if self.mac_out % 8:
             raise ValueError("Design.mac_out must be a multiple of 8 (whole activation beats)")
 

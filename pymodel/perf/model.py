@@ -149,11 +149,9 @@ class Estimate:
 
 
 def token_blocks(total: int, capacity: int) -> list[tuple[int, int]]:
-    """Balanced split of ``total`` rows into the fewest blocks of at most ``capacity``
-    (as ``split_rows`` in edgemoe_engine.h): (first row, rows) per block."""
-    n = div_up(total, capacity)
-    size = div_up(total, n)
-    return [(b * size, min(size, total - b * size)) for b in range(n)]
+    """Blocks of ``capacity`` rows and a remainder, as the engine's block loops:
+    (first row, rows) per block."""
+    return [(b, min(capacity, total - b)) for b in range(0, total, capacity)]
 
 
 def _lin(est: Estimate, layer: str, label: str, spec: LinearSpec) -> None:
@@ -237,10 +235,14 @@ def estimate(
             if moe:
                 _moe(est, p, i, row0, rows, routing)
             else:
-                h = cfg.mlp_hidden
-                spec = LinearSpec("fc1", rows, dim, h, w.ln_out, wb, gelu=True)
-                _lin(est, p + "mlp.fc1", "lu_job", spec)
-                _lin(est, p + "mlp.fc2", "lu_job", LinearSpec("fc2", rows, h, dim, w.gelu, wb))
+                # Hidden chunks of HC columns: fc1 + GELU into u, fc2 partial sums into
+                # the exact accumulators, the last chunk finishing (bias, residual).
+                for c0 in range(0, cfg.mlp_hidden, d.hidden_chunk):
+                    hc = min(d.hidden_chunk, cfg.mlp_hidden - c0)
+                    spec = LinearSpec("fc1", rows, dim, hc, w.ln_out, wb, gelu=True)
+                    _lin(est, p + "mlp.fc1", "lu_job", spec)
+                    spec = LinearSpec("fc2", rows, hc, dim, w.gelu, wb, accumulate=True)
+                    _lin(est, p + "mlp.fc2", "lu_job", spec)
             if not resident:
                 est.add(p + "main", "x_store_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
     if resident:
@@ -257,25 +259,26 @@ def _attention(est: Estimate, layer: str, rows: int, updates: float) -> None:
     t_tok, hd = cfg.num_tokens, cfg.head_dim
     for qb0, nq in token_blocks(rows, d.query_block):
         s_spec = LinearSpec("scores", t_tok, hd, nq, w.kv, w.q, "queries", bias=False)
-        v_spec = LinearSpec("values", hd, t_tok, nq, w.kv, w.prob, "prob", bias=False)
+        v_spec = LinearSpec(
+            "values", hd, t_tok, nq, w.kv, w.prob, "prob", bias=False, prefilled=True
+        )
         s_cost = linear(s_spec, d, est.ddr).cycles
-        v_cost = linear(v_spec, d, est.ddr).cycles
+        v = linear(v_spec, d, est.ddr)
+        prefill = v.detail["fill_per_tile"]  # attn_prefill: P tile 0 of values(s - 2)
         stats = softmax_statistics(nq, t_tok, d, updates)
-        mac_busy = sm_busy = 0
         for s in range(cfg.num_heads + 2):
-            mac = (s_cost if s < cfg.num_heads else 0) + (v_cost if s >= 2 else 0)
+            # MAC array: scores(s) while the probability lanes prefill values(s - 2)'s
+            # first tile, then values(s - 2); softmax unit: statistics(s - 1).
+            first = max(s_cost if s < cfg.num_heads else 0, prefill if s >= 2 else 0)
+            mac = first + (v.cycles if s >= 2 else 0)
             sm = stats if 1 <= s <= cfg.num_heads else 0
             est.add(layer, "attn_steps", max(mac, sm), 0)
-            mac_busy += mac
-            sm_busy += sm
         # MACs of the head's two products (counted once, not per padded tile).
         macs = 2 * cfg.num_heads * nq * t_tok * hd
         est.rows[-1].macs += macs
 
 
-def _moe(
-    est: Estimate, p: str, block: int, row0: int, rows: int, routing: Mapping | None
-) -> None:
+def _moe(est: Estimate, p: str, block: int, row0: int, rows: int, routing: Mapping | None) -> None:
     cfg, d, w = est.cfg, est.design, est.widths
     wb = w.weights
     spec = LinearSpec(
@@ -285,12 +288,13 @@ def _moe(
     _lin(est, p + "mlp.gate", "lu_job", spec)
     est.add(p + "mlp.route", "moe_route", router(rows, cfg.num_experts, d))
     est.add(p + "mlp.route", "moe_count", queues(rows, cfg.top_k, cfg.num_experts))
-    est.add(p + "mlp.combine", "moe_acc_init", elementwise(rows, cfg.dim, d.epilogue_lanes))
+    est.add(p + "mlp.combine", "moe_acc_init", elementwise(rows, cfg.dim, d.acc_lanes))
     for e, n in enumerate(_expert_counts(cfg, block, row0, rows, routing)):
         if not n:
             continue
         eh = cfg.expert_hidden
         up = LinearSpec("htoh4", n, cfg.dim, eh, w.ln_out, wb, gelu=True)
         _lin(est, p + f"mlp.expert{e}.htoh4", "lu_job", up)
-        _lin(est, p + f"mlp.expert{e}.h4toh", "lu_job", LinearSpec("h4toh", n, eh, cfg.dim, w.gelu, wb))
-    est.add(p + "mlp.combine", "moe_combine", elementwise(rows, cfg.dim, d.epilogue_lanes))
+        down = LinearSpec("h4toh", n, eh, cfg.dim, w.gelu, wb, accumulate=True)
+        _lin(est, p + f"mlp.expert{e}.h4toh", "lu_job", down)
+    est.add(p + "mlp.combine", "moe_combine", elementwise(rows, cfg.dim, d.acc_lanes))

@@ -88,8 +88,8 @@ def map_buffer(buf: Buffer, board: Board) -> dict[str, int]:
         kind = "lutram" if buf.bits <= 4096 else ("uram" if buf.bits >= 1_000_000 else "bram")
     if kind == "uram" and board.uram == 0:
         kind = "bram"
-    if kind == "lutram":
-        return {"lut": math.ceil(buf.bits / 64) * max(1, math.ceil(buf.access_bits / 64 / 8))}
+    if kind == "lutram":  # 64 bits per LUT6 (RAM64X1S), one more copy per extra read port
+        return {"lut": math.ceil(buf.bits / 64)}
     if kind == "uram":
         cap = math.ceil(buf.bits / (URAM_BITS * eff))
         return {"uram": max(cap, math.ceil(buf.access_bits / PORT_BITS), 1)}
@@ -113,14 +113,21 @@ def buffers(d: Design, act_w: int = 16) -> list[Buffer]:
         Buffer("h", tb * m.dim * act_w, x_words * act_w + d.ln_lanes * act_w, "auto", act_w),
         Buffer("q", tb * m.dim * act_w, ti * act_w + epi * act_w, "auto", act_w),
         Buffer("a", tb * m.dim * act_w, x_words * act_w + epi * act_w, "auto", act_w),
-        Buffer("u", tb * m.hidden * act_w, x_words * act_w + epi * act_w, "auto", act_w),
-        Buffer("acc", tb * m.dim * acc_w, 2 * epi * acc_w, "auto", acc_w),
+        Buffer("u", tb * d.hidden_chunk * act_w, x_words * act_w + epi * act_w, "auto", act_w),
+        Buffer("acc", tb * m.dim * acc_w, 2 * d.acc_lanes * acc_w, "auto", acc_w),
+        # Three score slots, each written by the epilogue or read by the softmax or the
+        # probability lanes at a time: BRAM, for the port count.
         Buffer(
-            "s", 3 * qb * m.tokens * act_w,
-            epi * act_w + d.softmax_lanes * act_w + d.prob_lanes * act_w, "auto", act_w,
+            "s",
+            3 * qb * m.tokens * act_w,
+            3 * max(epi, d.softmax_lanes, d.prob_lanes) * act_w,
+            "bram",
+            act_w,
         ),  # fmt: skip
-        Buffer("wt", 2 * 2 * to * k_pad * act_w, 2 * to * ti * act_w, "bram", act_w),
-        Buffer("xg", 2 * r * k_pad * mx, x_words * mx * 2, "bram", mx),
+        # The tile and row-group registers are partitioned into TI-wide banks of a few
+        # hundred words each (ARRAY_PARTITION in edgemoe_linear.cpp): LUTRAM.
+        Buffer("wt", 2 * 2 * to * k_pad * act_w, 2 * to * ti * act_w, "lutram", act_w),
+        Buffer("xg", 2 * r * k_pad * mx, x_words * mx * 2, "lutram", mx),
         Buffer("vt.fifo", d.weight_ports * 256 * 128, d.weight_ports * 2 * 128, "bram", 128),
         Buffer("bias", m.k_max * 16, epi * 16, "lutram"),
         Buffer("ln.params", 2 * m.dim * 16, 2 * d.ln_lanes * 16, "lutram"),
@@ -146,12 +153,17 @@ def resources(d: Design, act_w: int = 16, board: str = "zcu104") -> Usage:
         "mac array", dsp=d.dsp_macs * mult, lut=d.dsp_macs * LUT["mac_lane"],
         ff=d.dsp_macs * FF["mac_lane"],
     )  # fmt: skip
-    u.add("epilogue", lut=d.epilogue_lanes * LUT["requant"], ff=d.epilogue_lanes * FF["requant"])
-    u.add("gelu lanes", dsp=d.gelu_lanes, lut=d.gelu_lanes * LUT["gelu"], ff=d.gelu_lanes * FF["gelu"])
+    lanes = d.epilogue_lanes + d.acc_lanes
+    u.add("epilogue", lut=lanes * LUT["requant"], ff=lanes * FF["requant"])
+    u.add(
+        "gelu lanes", dsp=d.gelu_lanes, lut=d.gelu_lanes * LUT["gelu"], ff=d.gelu_lanes * FF["gelu"]
+    )
     # Softmax lanes: an exp (d * log2e) and the rescale multiply; probability lanes: an
     # exp and the multiply by 1/sum.
+    # The rescale multiply (30 x 17 bits) runs over two cycles of one DSP: a lane
+    # stalls at a new running max anyway.
     u.add(
-        "softmax lanes", dsp=d.softmax_lanes * (1 + dsp_per_mult(30, 17)),
+        "softmax lanes", dsp=d.softmax_lanes * 2,
         lut=d.softmax_lanes * (LUT["exp"] + 200), ff=d.softmax_lanes * (FF["exp"] + 120),
     )  # fmt: skip
     u.add(
@@ -159,8 +171,9 @@ def resources(d: Design, act_w: int = 16, board: str = "zcu104") -> Usage:
         ff=d.prob_lanes * (FF["exp"] + FF["requant"]),
     )  # fmt: skip
     # LayerNorm lanes: squares, the centred x rsqrt product and z x gamma.
+    # (D * x - sum x) is at most 16 + log2(D) + 1 bits: one DSP against the mantissa.
     u.add(
-        "layernorm lanes", dsp=d.ln_lanes * (1 + dsp_per_mult(34, 18) + 1),
+        "layernorm lanes", dsp=d.ln_lanes * 3,
         lut=d.ln_lanes * 2 * LUT["requant"] + LUT["rsqrt"], ff=d.ln_lanes * 2 * FF["requant"],
     )  # fmt: skip
     u.add(

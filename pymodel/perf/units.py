@@ -53,6 +53,8 @@ class LinearSpec:
     gelu: bool = False
     bias: bool = True
     in_tail: int = 0
+    accumulate: bool = False  # epilogue into the exact accumulators (ACC_LANES per cycle)
+    prefilled: bool = False  # tile 0 filled before the job starts (overlapping other work)
 
     @property
     def macs(self) -> int:
@@ -91,7 +93,8 @@ def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
     n_tiles = div_up(spec.out_features, toe)
     n_groups = div_up(spec.rows, d.mac_rows)
     mac_g = kpad // d.mac_in
-    epi_g = div_up(d.mac_rows * toe, d.gelu_lanes if spec.gelu else d.epilogue_lanes)
+    lanes = d.gelu_lanes if spec.gelu else (d.acc_lanes if spec.accumulate else d.epilogue_lanes)
+    epi_g = div_up(d.mac_rows * toe, lanes)
     group = max(mac_g, epi_g)
     pipe = DEPTH["fetch"] + DEPTH["mac"] + DEPTH["epilogue"] + (DEPTH["gelu"] if spec.gelu else 0)
     tile_compute = n_groups * group + pipe
@@ -114,7 +117,7 @@ def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
         arrival = [ddr.latency_cycles + (i + 1) * beats_tile_port / rate for i in range(n_tiles)]
         ready = arrival[0]
     else:
-        ready = fill
+        ready = 0 if spec.prefilled else fill
     end = 0.0
     for i in range(n_tiles):
         start = max(end, ready)
@@ -124,6 +127,7 @@ def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
             ready = max(nxt, arrival[i + 1]) if spec.w_source == "ddr" else nxt
     bias = ddr.burst_cycles(div_up(spec.out_features, 8)) if spec.bias else 0
     cycles = bias + math.ceil(end) + DEPTH["region"]
+    first_fill = 0 if spec.prefilled or spec.w_source == "ddr" else fill
     return LinearCost(
         cycles=cycles,
         compute_cycles=n_tiles * n_groups * group,
@@ -131,7 +135,12 @@ def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
         packed=packed,
         tiles=n_tiles,
         groups=n_groups,
-        detail={"per_group": group, "mac_per_group": mac_g, "fill_per_tile": fill},
+        detail={
+            "per_group": group,
+            "mac_per_group": mac_g,
+            "fill_per_tile": fill,
+            "first_fill": first_fill,
+        },
     )
 
 
