@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--preset", required=True, help=f"preset ({presets}) or a YAML/JSON config file")
     q.add_argument("--checkpoint", help="weights to export (default: random, seeded)")
-    q.add_argument("--numerics", default="hw16", choices=("hw16", "edgemoe"))
+    q.add_argument("--numerics", default="hw16", choices=("hw16", "hw8", "edgemoe"))
     q.add_argument("--out", required=True, help="output directory")
     q.add_argument(
         "--seed", type=int, default=0, help="seed of random weights and calibration images"
@@ -372,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     from host.cli import add_commands  # run, check-bitstream: the host runtime (no torch)
 
     add_commands(sub)
+
+    from .perf.cli import add_commands as add_perf_commands  # perf, dse
+
+    add_perf_commands(sub)
 
     q = sub.add_parser("inspect", help="summary, both MoE orders and routing traffic of a model")
     q.add_argument(

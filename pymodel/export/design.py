@@ -65,7 +65,7 @@ class Design:
     gelu_lanes: int = 16  # GELUs per cycle in the epilogue (GL)
     ln_lanes: int = 16  # LayerNorm elements per cycle (LL)
     router_lanes: int = 8  # tokens routed in parallel (RL)
-    weight_ports: int = 3  # AXI masters for weights (gmem_w0 ...), one HP port each
+    weight_ports: int = 4  # AXI masters for weights (gmem_w0 ...), one PS HP port each
     port_bits: int = 128  # data width of every AXI master
     clock_mhz: float = 300.0
 

@@ -210,7 +210,8 @@ def export_hls(
     model does not fit the design's maxima or the formats cannot be stored or
     aligned by the datapath; nothing is written then.
     """
-    from ..perf.cycles import cycle_report, report_markdown
+    from ..perf.model import Widths
+    from ..perf.report import perf_report, report_markdown
 
     design = design or Design()
     p = resolve_preset(model, preset)
@@ -224,7 +225,9 @@ def export_hls(
     if golden_image is not None:
         tasks = [cfg.task_index(t) for t in (golden_tasks or range(cfg.num_tasks))]
         routing = write_golden(model, p, fmts, golden_image, tasks, out)
-    report = cycle_report(cfg, design, layout.act_w, routing)
+    report = perf_report(
+        cfg, design, Widths.from_formats(fmts, layout.act_w), routing=routing, numerics=p.name
+    )
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(report))
     write_heads(model, out)  # float task heads for the host runtime (heads.npz)

@@ -13,7 +13,7 @@ weights and bias before quantisation (no multiplier in the datapath).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -628,6 +628,62 @@ def calibrate(
             A = FloatArith(bank, approx=False, eps=model.cfg.ln_eps, observe=ranges, kinds=kinds)
             with torch.no_grad():
                 _run(model, batch, model.cfg.task_index(task), A, {})
-    calibrated = formats_from_ranges(ranges, kinds, base, margin)
+    calibrated = align_to_accumulators(model.cfg, formats_from_ranges(ranges, kinds, base, margin))
     model.__dict__.setdefault("numerics_presets", {})[base.name] = calibrated
     return calibrated
+
+
+def align_to_accumulators(cfg, preset: NumericsPreset) -> NumericsPreset:
+    """Give every bias and residual at most the fraction bits of the accumulator it is
+    added into (so that it aligns exactly), by moving its binary point left.
+
+    Calibration picks each format from its own range; with 8-bit operands (hw8) an
+    accumulator has few fraction bits (x.frac + w.frac) and a small bias would get
+    more. The walk follows :func:`_run`'s linear layers in order; a residual stream
+    format is capped by every accumulator it enters (projection, fc2 / combine).
+    """
+    over = dict(preset.overrides)
+
+    def fmt(name: str, kind: str) -> FixedFormat:
+        return over.get(name, preset.fmt(name, kind))
+
+    def cap(name: str, kind: str, acc_frac: int) -> None:
+        f = fmt(name, kind)
+        if f.frac_bits > acc_frac:
+            over[name] = FixedFormat(f.width, f.width - acc_frac, f.signed, f.quant, f.overflow)
+
+    acc = fmt("input", "input").frac_bits + fmt("patch.w", "patch_w").frac_bits
+    cap("patch.b", "patch_b", acc)
+    cap("pos", "pos", acc)
+    x_name, x_kind = "embed", "resid"
+    for i in range(cfg.depth):
+        p = f"blocks.{i}."
+        h1 = fmt(p + "norm1", "ln_out").frac_bits
+        for n in ("q", "k", "v"):
+            cap(p + f"attn.{n}.b", "attn_b", h1 + fmt(p + f"attn.{n}.w", "w").frac_bits)
+        acc = fmt(p + "attn.out", "attn").frac_bits + fmt(p + "attn.proj.w", "w").frac_bits
+        cap(p + "attn.proj.b", "attn_b", acc)
+        cap(x_name, x_kind, acc)
+        x_name = p + "attn.proj"
+        h2 = fmt(p + "norm2", "ln_out").frac_bits
+        if i in cfg.moe_blocks:
+            e = p + "mlp.experts."
+            cap(e + "htoh4.b", "b", h2 + fmt(e + "htoh4.w", "w").frac_bits)
+            cap(
+                e + "h4toh.b",
+                "b",
+                fmt(e + "gelu", "gelu").frac_bits + fmt(e + "h4toh.w", "w").frac_bits,
+            )
+            acc = (
+                fmt(p + "mlp.gate_prob", "gate_prob").frac_bits
+                + fmt(e + "h4toh", "expert_out").frac_bits
+            )
+            cap(x_name, x_kind, acc)
+            x_name = p + "mlp.combine"
+        else:
+            cap(p + "mlp.fc1.b", "b", h2 + fmt(p + "mlp.fc1.w", "w").frac_bits)
+            acc = fmt(p + "mlp.gelu", "gelu").frac_bits + fmt(p + "mlp.fc2.w", "w").frac_bits
+            cap(p + "mlp.fc2.b", "b", acc)
+            cap(x_name, x_kind, acc)
+            x_name = p + "mlp.fc2"
+    return replace(preset, overrides=over)

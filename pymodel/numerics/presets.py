@@ -6,10 +6,16 @@
 * ``edgemoe``: Edge-MoE's formats: activations ap_fixed<32,10>, linear weights
   ap_fixed<16,2>, attention biases ap_fixed<16,7>, other biases and norms
   ap_fixed<16,5>, patch-embedding weights ap_fixed<16,0>; truncation and wrap;
-* ``hw16``: the hardware default: 16-bit activations and weights, wide exact
-  accumulators, rounding (half to even) and saturation on every
-  requantisation; integer bits per tensor chosen by :func:`calibrate` (weights
-  from their own range, activations from data).
+* ``hw16``: 16-bit activations and weights, wide exact accumulators, rounding
+  (half to even) and saturation on every requantisation; integer bits per
+  tensor chosen by :func:`calibrate` (weights from their own range,
+  activations from data);
+* ``hw8``: hw16 with every operand of a matrix product in 8 bits (weights of
+  the linear layers and the router, LayerNorm outputs, queries, keys, values,
+  probabilities, attention outputs, GELU outputs): the MAC array then packs two
+  MACs into each DSP and the weights stream as 8-bit words. The residual
+  stream, scores, pre-GELU hidden values, expert outputs, router logits and
+  gates, biases and norm parameters stay 16-bit. Calibrated like hw16.
 
 Formats are looked up by *kind* (``resid``, ``q``, ``kv``, ``score``, ``prob``,
 ``attn``, ``hidden``, ``gelu``, ``expert_out``, ``gate_logit``, ``gate_prob``,
@@ -70,7 +76,7 @@ class NumericsPreset:
 
     @property
     def needs_calibration(self) -> bool:
-        return self.name == "hw16" and not self.calibrated
+        return self.name in CALIBRATED and not self.calibrated
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,11 +146,29 @@ def _hw16_defaults() -> NumericsPreset:
     return NumericsPreset("hw16", "fixed", formats)
 
 
+#: Kinds that hw8 holds in 8 bits: every operand of a matrix product.
+HW8_KINDS = ("input", "ln_out", "q", "kv", "prob", "attn", "gelu", "w", "gate_w", "patch_w")
+
+
+def _hw8_defaults() -> NumericsPreset:
+    """hw8 before calibration: hw16's defaults with the matrix-product operands in 8 bits."""
+    base = _hw16_defaults()
+    formats = dict(base.formats)
+    for kind in HW8_KINDS:
+        f = formats[kind]
+        formats[kind] = hw16_format(f.int_bits, f.signed, width=8)
+    return NumericsPreset("hw8", "fixed", formats)
+
+
+#: Presets whose integer bits are chosen per tensor by calibration.
+CALIBRATED = ("hw16", "hw8")
+
 PRESETS: dict[str, NumericsPreset] = {
     "float": NumericsPreset("float", "float"),
     "approx": NumericsPreset("approx", "approx"),
     "edgemoe": _edgemoe(),
     "hw16": _hw16_defaults(),
+    "hw8": _hw8_defaults(),
 }
 
 
@@ -171,15 +195,17 @@ def formats_from_ranges(
     margin: float = 1.25,
     unsigned_kinds: Iterable[str] = ("prob", "gate_prob"),
 ) -> NumericsPreset:
-    """Per-tensor hw16 formats from observed max |x| (tensor name -> value)."""
+    """Per-tensor formats from observed max |x| (tensor name -> value), each at its
+    kind's width in ``base`` (16 bits for hw16; 8 for hw8's matrix-product operands)."""
     overrides = dict(base.overrides)
     unsigned = set(unsigned_kinds)
     for name, max_abs in ranges.items():
         kind = kinds[name]
+        width = base.formats[kind].width if kind in base.formats else 16
         if kind in unsigned:
             overrides[name] = hw16_format(
-                0 if max_abs <= 1.0 else int_bits_for(max_abs, False), signed=False
+                0 if max_abs <= 1.0 else int_bits_for(max_abs, False), signed=False, width=width
             )
         else:
-            overrides[name] = hw16_format(int_bits_for(max_abs, True, margin))
+            overrides[name] = hw16_format(int_bits_for(max_abs, True, margin), width=width)
     return replace(base, overrides=overrides, calibrated=True)

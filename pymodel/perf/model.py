@@ -28,7 +28,9 @@ from .units import (
     elementwise,
     expected_max_updates,
     layernorm_rows,
+    layernorm_rows_io,
     linear,
+    linear_jobs,
     queues,
     router,
     softmax_statistics,
@@ -154,9 +156,21 @@ def token_blocks(total: int, capacity: int) -> list[tuple[int, int]]:
     return [(b, min(capacity, total - b)) for b in range(0, total, capacity)]
 
 
-def _lin(est: Estimate, layer: str, label: str, spec: LinearSpec) -> None:
+def _lin(est: Estimate, layer: str, label: str, spec: LinearSpec) -> int:
     c = linear(spec, est.design, est.ddr)
     est.add(layer, label, c.cycles, spec.macs, c.weight_beats * 16)
+    return c.cycles
+
+
+def _jobs(est: Estimate, layers: list[str], specs: list[LinearSpec], overlap: int = 0) -> None:
+    """A job list (``linear_jobs``); ``overlap`` cycles of independent work (an io_x
+    transfer) run beside it: the excess over the list is exposed."""
+    costs = linear_jobs(specs, est.design, est.ddr)
+    for layer, spec, c in zip(layers, specs, costs):
+        est.add(layer, "lu_jobs", c.cycles, spec.macs, c.weight_beats * 16)
+    extra = overlap - sum(c.cycles for c in costs)
+    if extra > 0:
+        est.add(layers[0], "x_transfer_exposed", extra)
 
 
 def _expert_counts(
@@ -179,7 +193,7 @@ def estimate(
     routing: Mapping[str, np.ndarray] | None = None,
     max_updates: float | None = None,
 ) -> Estimate:
-    """MODELLED cycles of one forward of ``cfg`` on ``design``.
+    """MODELLED cycles of one forward of ``cfg`` on ``design``, following ``edgemoe_top``.
 
     ``routing`` (block -> (T, k) expert ids of a golden run) sizes the expert
     queues; without it every expert gets an equal share. ``max_updates`` is the
@@ -190,92 +204,97 @@ def estimate(
     w = widths or Widths()
     ddr = ddr or Ddr()
     est = Estimate(cfg, d, ddr, w, routing="golden image" if routing is not None else "balanced")
-    t_tok, dim, hd = cfg.num_tokens, cfg.dim, cfg.head_dim
+    t_tok, dim = cfg.num_tokens, cfg.dim
     blocks = token_blocks(t_tok, d.token_block)
-    resident = len(blocks) == 1
+    nb = len(blocks)
     upd = expected_max_updates(t_tok) if max_updates is None else max_updates
-    act, wb = w.act_w, w.weights
+    act, wb, clk = w.act_w, w.weights, d.clock_mhz
+
+    def xfer(rows: int) -> int:
+        return x_transfer(rows, dim, act, ddr, clk)
+
     # Descriptor decode, block checks, tables (edgemoe_top prologue).
     est.add("top", "check_blocks", ddr.burst_cycles(4 + 40 * cfg.depth) + 40 * cfg.depth)
     est.add("top", "load_tables", ddr.burst_cycles(200))
-    # Patch embedding per token block.
+    # Patch embedding, last block first; every block but block 0 is stored.
     pin = cfg.in_chans * cfg.patch_size**2
     img_row_beats = div_up(cfg.img_size[1], 128 // act)
-    for row0, rows in blocks:
+    for b in reversed(range(nb)):
+        row0, rows = blocks[b]
         first = 1 if row0 == 0 else 0
-        patch_rows = div_up(rows - first, cfg.grid[1])
-        gather = cfg.in_chans * cfg.patch_size * patch_rows * img_row_beats
-        est.add("embed", "pe_gather", ddr.stream_cycles([gather], d.clock_mhz))
-        est.add("embed", "pe_pos", x_transfer(rows - first, dim, act, ddr, d.clock_mhz))
-        spec = LinearSpec("embed", rows - first, pin, dim, w.input, wb)
-        _lin(est, "embed", "lu_job", spec)
-        if not resident:
-            est.add("embed", "x_store_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+        patch_rows = div_up(rows - first, cfg.grid[1]) + 1  # a block can straddle grid rows
+        gather = cfg.in_chans * cfg.patch_size * min(patch_rows, cfg.grid[0]) * img_row_beats
+        est.add("embed", "pe_gather", ddr.stream_cycles([gather], clk))
+        est.add("embed", "pe_pos", xfer(rows - first))
+        _lin(est, "embed", "lu_jobs", LinearSpec("embed", rows - first, pin, dim, w.input, wb))
+        if b:
+            est.add("embed", "x_store_rows", xfer(rows))
     est.add("embed", "pe_cls", dim + DEPTH["epilogue"])
     for i in range(cfg.depth):
         p = f"blocks.{i}."
         moe = i in cfg.moe_blocks
-        # K/V phase.
-        for row0, rows in blocks:
-            if not resident:
-                est.add(p + "kv", "x_load_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
+        # K/V phase, ascending: block b + 1 loads (and block 0 stores) under b's jobs.
+        for b, (row0, rows) in enumerate(blocks):
             est.add(p + "norm1", "ln_rows", layernorm_rows(rows, dim, d))
-            for n in ("k", "v"):
-                _lin(est, p + f"attn.{n}", "lu_job", LinearSpec(n, rows, dim, dim, w.ln_out, wb))
-        # Main phase.
-        for row0, rows in blocks:
-            if not resident:
-                est.add(p + "main", "x_load_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
-                est.add(p + "norm1", "ln_rows", layernorm_rows(rows, dim, d))
-            _lin(est, p + "attn.q", "lu_job", LinearSpec("q", rows, dim, dim, w.ln_out, wb))
+            io = (xfer(rows) if (b == 0 and nb > 1) else 0) + (
+                xfer(blocks[b + 1][1]) if b + 1 < nb else 0
+            )
+            specs = [LinearSpec(n, rows, dim, dim, w.ln_out, wb) for n in ("k", "v")]
+            _jobs(est, [p + "attn.k", p + "attn.v"], specs, overlap=io)
+        # Main phase, descending.
+        for b in reversed(range(nb)):
+            row0, rows = blocks[b]
+            streamed = b != nb - 1
+            if streamed:  # store block b+1 while LayerNorm 1 streams block b
+                ln = layernorm_rows_io(rows, dim, act, d, ddr)
+                est.add(p + "norm1", "ln_io_rows", max(ln, xfer(blocks[b + 1][1])))
+            q = _lin(est, p + "attn.q", "lu_jobs", LinearSpec("q", rows, dim, dim, w.ln_out, wb))
+            if streamed and xfer(rows) > q:
+                est.add(p + "attn.q", "x_transfer_exposed", xfer(rows) - q)
             _attention(est, p + "attn", rows, upd)
             spec = LinearSpec("proj", rows, dim, dim, w.attn, wb)
-            _lin(est, p + "attn.proj", "lu_job", spec)
+            _lin(est, p + "attn.proj", "lu_jobs", spec)
             est.add(p + "norm2", "ln_rows", layernorm_rows(rows, dim, d))
             if moe:
                 _moe(est, p, i, row0, rows, routing)
             else:
-                # Hidden chunks of HC columns: fc1 + GELU into u, fc2 partial sums into
-                # the exact accumulators, the last chunk finishing (bias, residual).
+                layers, specs = [], []
                 for c0 in range(0, cfg.mlp_hidden, d.hidden_chunk):
                     hc = min(d.hidden_chunk, cfg.mlp_hidden - c0)
-                    spec = LinearSpec("fc1", rows, dim, hc, w.ln_out, wb, gelu=True)
-                    _lin(est, p + "mlp.fc1", "lu_job", spec)
-                    spec = LinearSpec("fc2", rows, hc, dim, w.gelu, wb, accumulate=True)
-                    _lin(est, p + "mlp.fc2", "lu_job", spec)
-            if not resident:
-                est.add(p + "main", "x_store_rows", x_transfer(rows, dim, act, ddr, d.clock_mhz))
-    if resident:
-        est.add("output", "x_store_rows", x_transfer(t_tok, dim, act, ddr, d.clock_mhz))
-    del hd
+                    layers += [p + "mlp.fc1", p + "mlp.fc2"]
+                    specs.append(LinearSpec("fc1", rows, dim, hc, w.ln_out, wb, gelu=True))
+                    specs.append(
+                        LinearSpec(
+                            "fc2", rows, hc, dim, w.gelu, wb, accumulate=c0 + hc < cfg.mlp_hidden
+                        )
+                    )
+                _jobs(est, layers, specs)
+    est.add("output", "x_store_rows", xfer(blocks[0][1]))
     return est
 
 
 def _attention(est: Estimate, layer: str, rows: int, updates: float) -> None:
     """``attention``: per query block, attn_steps s = 0 .. heads + 1, each running
-    scores(s) and values(s - 2) on the MAC array while statistics(s - 1) runs on the
-    softmax unit: a step costs max(MAC work, softmax work)."""
+    scores(s) (while the probability lanes prefill values(s - 2)'s first tile) and
+    values(s - 2) on the MAC array, and statistics(s - 1) on the softmax unit: a
+    step costs max(MAC work, softmax work)."""
     cfg, d, w = est.cfg, est.design, est.widths
     t_tok, hd = cfg.num_tokens, cfg.head_dim
-    for qb0, nq in token_blocks(rows, d.query_block):
+    for _, nq in token_blocks(rows, d.query_block):
         s_spec = LinearSpec("scores", t_tok, hd, nq, w.kv, w.q, "queries", bias=False)
         v_spec = LinearSpec(
             "values", hd, t_tok, nq, w.kv, w.prob, "prob", bias=False, prefilled=True
         )
         s_cost = linear(s_spec, d, est.ddr).cycles
         v = linear(v_spec, d, est.ddr)
-        prefill = v.detail["fill_per_tile"]  # attn_prefill: P tile 0 of values(s - 2)
+        prefill = v.detail["fill_per_tile"]
         stats = softmax_statistics(nq, t_tok, d, updates)
         for s in range(cfg.num_heads + 2):
-            # MAC array: scores(s) while the probability lanes prefill values(s - 2)'s
-            # first tile, then values(s - 2); softmax unit: statistics(s - 1).
             first = max(s_cost if s < cfg.num_heads else 0, prefill if s >= 2 else 0)
             mac = first + (v.cycles if s >= 2 else 0)
             sm = stats if 1 <= s <= cfg.num_heads else 0
             est.add(layer, "attn_steps", max(mac, sm), 0)
-        # MACs of the head's two products (counted once, not per padded tile).
-        macs = 2 * cfg.num_heads * nq * t_tok * hd
-        est.rows[-1].macs += macs
+        est.rows[-1].macs += 2 * cfg.num_heads * nq * t_tok * hd
 
 
 def _moe(est: Estimate, p: str, block: int, row0: int, rows: int, routing: Mapping | None) -> None:
@@ -285,16 +304,17 @@ def _moe(est: Estimate, p: str, block: int, row0: int, rows: int, routing: Mappi
         "gate", rows, cfg.dim, cfg.num_experts, w.ln_out, wb, bias=False,
         in_tail=cfg.gate_in_dim - cfg.dim,
     )  # fmt: skip
-    _lin(est, p + "mlp.gate", "lu_job", spec)
+    _lin(est, p + "mlp.gate", "lu_jobs", spec)
     est.add(p + "mlp.route", "moe_route", router(rows, cfg.num_experts, d))
     est.add(p + "mlp.route", "moe_count", queues(rows, cfg.top_k, cfg.num_experts))
     est.add(p + "mlp.combine", "moe_acc_init", elementwise(rows, cfg.dim, d.acc_lanes))
+    layers, specs = [], []
+    eh = cfg.expert_hidden
     for e, n in enumerate(_expert_counts(cfg, block, row0, rows, routing)):
-        if not n:
-            continue
-        eh = cfg.expert_hidden
-        up = LinearSpec("htoh4", n, cfg.dim, eh, w.ln_out, wb, gelu=True)
-        _lin(est, p + f"mlp.expert{e}.htoh4", "lu_job", up)
-        down = LinearSpec("h4toh", n, eh, cfg.dim, w.gelu, wb, accumulate=True)
-        _lin(est, p + f"mlp.expert{e}.h4toh", "lu_job", down)
+        if n:
+            layers += [p + f"mlp.expert{e}.htoh4", p + f"mlp.expert{e}.h4toh"]
+            specs.append(LinearSpec("htoh4", n, cfg.dim, eh, w.ln_out, wb, gelu=True))
+            specs.append(LinearSpec("h4toh", n, eh, cfg.dim, w.gelu, wb, accumulate=True))
+    if specs:
+        _jobs(est, layers, specs)
     est.add(p + "mlp.combine", "moe_combine", elementwise(rows, cfg.dim, d.acc_lanes))

@@ -113,7 +113,13 @@ def buffers(d: Design, act_w: int = 16) -> list[Buffer]:
         Buffer("h", tb * m.dim * act_w, x_words * act_w + d.ln_lanes * act_w, "auto", act_w),
         Buffer("q", tb * m.dim * act_w, ti * act_w + epi * act_w, "auto", act_w),
         Buffer("a", tb * m.dim * act_w, x_words * act_w + epi * act_w, "auto", act_w),
-        Buffer("u", tb * d.hidden_chunk * act_w, x_words * act_w + epi * act_w, "auto", act_w),
+        Buffer(
+            "u",
+            tb * max(d.hidden_chunk, m.patch_in) * act_w,
+            x_words * act_w + epi * act_w,
+            "bram",
+            act_w,
+        ),
         Buffer("acc", tb * m.dim * acc_w, 2 * d.acc_lanes * acc_w, "auto", acc_w),
         # Three score slots, each written by the epilogue or read by the softmax or the
         # probability lanes at a time: BRAM, for the port count.

@@ -9,6 +9,7 @@ through :class:`~pymodel.perf.ddr.Ddr`. All figures are MODELLED.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -39,7 +40,7 @@ def div_up(a: int, b: int) -> int:
     return -(-a // b)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinearSpec:
     """One job of the linear unit (the fields of the C++ ``LinearJob`` that cost time)."""
 
@@ -77,71 +78,99 @@ def weight_row_beats(in_features: int, w_bits: int) -> int:
     return div_up(in_features, 16 if w_bits <= 8 else 8)
 
 
-def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
-    """``linear_unit``: bias load, then the lu_job DATAFLOW region.
-
-    Per tile: fill (ws FIFOs / queries / probability lanes) of tile t+1 overlaps
-    the groups of tile t (ping-pong); per group max(fetch, lu_mac, epilogue)
-    cycles, pipelined over the groups of a tile, drained once per tile. DDR
-    tiles arrive from the weight streamer, which issues the whole job's bursts
-    back to back (latency once per job).
-    """
+def _shape(spec: LinearSpec, d: Design) -> dict:
     packed = spec.x_bits <= 8 and spec.w_bits <= 8
     toe = 2 * d.mac_out if packed else d.mac_out
     kt = spec.in_features + spec.in_tail
     kpad = div_up(kt, d.mac_in) * d.mac_in
-    n_tiles = div_up(spec.out_features, toe)
-    n_groups = div_up(spec.rows, d.mac_rows)
-    mac_g = kpad // d.mac_in
     lanes = d.gelu_lanes if spec.gelu else (d.acc_lanes if spec.accumulate else d.epilogue_lanes)
-    epi_g = div_up(d.mac_rows * toe, lanes)
-    group = max(mac_g, epi_g)
+    group = max(kpad // d.mac_in, div_up(d.mac_rows * toe, lanes))
     pipe = DEPTH["fetch"] + DEPTH["mac"] + DEPTH["epilogue"] + (DEPTH["gelu"] if spec.gelu else 0)
-    tile_compute = n_groups * group + pipe
-    # Tile fill and arrival.
     row_beats = weight_row_beats(kt, spec.w_bits)
-    per_port = div_up(toe, d.weight_ports)
-    beats_tile_port = per_port * row_beats  # the busiest port of a full tile
-    weight_beats = 0
     if spec.w_source == "ddr":
-        fill = beats_tile_port  # the FIFOs drain one beat per port per cycle
-        rate = min(ddr.port_rate(), ddr.total_rate(d.clock_mhz) / d.weight_ports)
-        weight_beats = spec.out_features * row_beats
+        fill = div_up(toe, d.weight_ports) * row_beats  # FIFOs drain a beat per port per cycle
     elif spec.w_source == "queries":
         fill = toe * kpad // d.mac_in  # TI query words per cycle
     else:  # "prob": the probability lanes
         fill = div_up(toe * kpad, d.prob_lanes) + DEPTH["exp"]
-    t = 0.0
-    ready = 0.0
-    if spec.w_source == "ddr":
-        arrival = [ddr.latency_cycles + (i + 1) * beats_tile_port / rate for i in range(n_tiles)]
-        ready = arrival[0]
-    else:
-        ready = 0 if spec.prefilled else fill
-    end = 0.0
-    for i in range(n_tiles):
-        start = max(end, ready)
-        end = start + tile_compute
-        if i + 1 < n_tiles:  # fill of tile i+1 runs while tile i computes
-            nxt = start + fill
-            ready = max(nxt, arrival[i + 1]) if spec.w_source == "ddr" else nxt
-    bias = ddr.burst_cycles(div_up(spec.out_features, 8)) if spec.bias else 0
-    cycles = bias + math.ceil(end) + DEPTH["region"]
-    first_fill = 0 if spec.prefilled or spec.w_source == "ddr" else fill
-    return LinearCost(
-        cycles=cycles,
-        compute_cycles=n_tiles * n_groups * group,
-        weight_beats=weight_beats,
-        packed=packed,
-        tiles=n_tiles,
-        groups=n_groups,
-        detail={
-            "per_group": group,
-            "mac_per_group": mac_g,
-            "fill_per_tile": fill,
-            "first_fill": first_fill,
-        },
-    )
+    return {
+        "packed": packed,
+        "toe": toe,
+        "kpad": kpad,
+        "tiles": div_up(spec.out_features, toe),
+        "groups": div_up(spec.rows, d.mac_rows),
+        "group": group,
+        "tile_compute": div_up(spec.rows, d.mac_rows) * group + pipe,
+        "fill": fill,
+        "row_beats": row_beats,
+        "port_beats": div_up(toe, d.weight_ports) * row_beats,  # busiest port, full tile
+    }
+
+
+def linear_jobs(specs: list[LinearSpec], d: Design, ddr: Ddr) -> list[LinearCost]:
+    return list(_linear_jobs(tuple(specs), d, ddr))
+
+
+@functools.lru_cache(maxsize=65536)
+def _linear_jobs(specs: tuple[LinearSpec, ...], d: Design, ddr: Ddr) -> tuple[LinearCost, ...]:
+    """``linear_jobs``: one DATAFLOW region for a list of jobs.
+
+    The weight streamer issues every tile of every job back to back (latency once
+    per list; a tile arrives after the beats before it at the port's sustained rate
+    and the DDR's shared rate); the biases stream alongside. The compute process
+    runs the jobs in order: the job's bias (a beat per cycle from its FIFO), the
+    fill of tile 0 (unless prefilled), then per tile max(its groups, the fill of the
+    next tile, the next tile's arrival), drained once per tile.
+    """
+    rate = min(ddr.port_rate(), ddr.total_rate(d.clock_mhz) / d.weight_ports)
+    streamed = 0.0  # port beats issued so far (busiest port)
+    clock = float(DEPTH["region"])
+    out = []
+    for spec in specs:
+        sh = _shape(spec, d)
+        start_job = clock
+        clock += div_up(spec.out_features, 8) if spec.bias else 0
+        arrival = []
+        if spec.w_source == "ddr":
+            for _ in range(sh["tiles"]):
+                streamed += sh["port_beats"]
+                arrival.append(ddr.latency_cycles + streamed / rate)
+        ready = clock + (0 if spec.prefilled else sh["fill"])
+        if arrival:
+            ready = max(ready, arrival[0])
+        end = clock
+        for i in range(sh["tiles"]):
+            start = max(end, ready)
+            end = start + sh["tile_compute"]
+            if i + 1 < sh["tiles"]:  # the fill of tile i+1 runs while tile i computes
+                ready = start + sh["fill"]
+                if arrival:
+                    ready = max(ready, arrival[i + 1])
+        clock = end
+        out.append(
+            LinearCost(
+                cycles=math.ceil(clock - start_job),
+                compute_cycles=sh["tiles"] * sh["groups"] * sh["group"],
+                weight_beats=spec.out_features * sh["row_beats"] if spec.w_source == "ddr" else 0,
+                packed=sh["packed"],
+                tiles=sh["tiles"],
+                groups=sh["groups"],
+                detail={"fill_per_tile": sh["fill"], "per_group": sh["group"]},
+            )
+        )
+    if out:  # the region's start and done handshakes
+        out[0].cycles += DEPTH["region"]
+    return tuple(out)
+
+
+def linear(spec: LinearSpec, d: Design, ddr: Ddr) -> LinearCost:
+    """``linear_unit``: a list of one job."""
+    return linear_jobs([spec], d, ddr)[0]
+
+
+def layernorm_rows_io(rows: int, dim: int, act_w: int, d: Design, ddr: Ddr) -> int:
+    """``ln_io_rows``: LayerNorm 1 streamed from io_x, the slower of the burst and the rows."""
+    return max(layernorm_rows(rows, dim, d), x_transfer(rows, dim, act_w, ddr, d.clock_mhz))
 
 
 def layernorm_rows(rows: int, dim: int, d: Design) -> int:
