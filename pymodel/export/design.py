@@ -52,8 +52,8 @@ class Design:
     """
 
     maxima: HlsMaxima = field(default_factory=HlsMaxima)
-    mac_rows: int = 8  # linear unit: token rows per cycle (R)
-    mac_in: int = 16  # linear unit: inputs per cycle (TI)
+    mac_rows: int = 4  # linear unit: x rows per cycle (R)
+    mac_in: int = 32  # linear unit: inputs per cycle (TI)
     mac_out: int = 8  # linear unit: DSP columns, outputs per cycle in 16-bit mode (TO)
     token_block: int = 144  # token rows on chip (TB): edgemoe-t (129) is one block
     hidden_chunk: int = 384  # MLP hidden columns on chip per pass (HC); expert hidden <= HC
@@ -63,7 +63,7 @@ class Design:
     epilogue_lanes: int = 64  # requantisations per cycle after the MAC array (EL)
     acc_lanes: int = 16  # accumulator read-modify-writes per cycle (MoE combine, fc2 chunks)
     gelu_lanes: int = 16  # GELUs per cycle in the epilogue (GL)
-    ln_lanes: int = 16  # LayerNorm elements per cycle (LL)
+    ln_lanes: int = 32  # LayerNorm elements per cycle (LL)
     router_lanes: int = 8  # tokens routed in parallel (RL)
     weight_ports: int = 4  # AXI masters for weights (gmem_w0 ...), one PS HP port each
     port_bits: int = 128  # data width of every AXI master
