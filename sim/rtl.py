@@ -502,8 +502,10 @@ def run_unit(
             log_file=bdir / "sim.log",
             seed=seed,
         )
-    except SystemExit:
-        pass  # under pytest the runner exits when the cocotb test failed: judged below
+    except (SystemExit, RuntimeError):
+        # the runner exits (under pytest) or raises when the cocotb test failed or
+        # the simulator stopped (an elaboration check): judged from the files below
+        pass
     finally:
         sys.path.remove(str(REPO))
     if not result_path.exists() or not xml.exists():
