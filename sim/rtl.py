@@ -95,22 +95,6 @@ _MAC_PARAMS = {
     "OUT_SIGNED": 1,
 }
 _GELU_PARAMS = {"X_W": 16, "X_FRAC": 10, "OUT_W": 16, "OUT_FRAC": 12, "OUT_SIGNED": 1}
-_LN_PARAMS = {
-    "D": 20,
-    "X_W": 16,
-    "X_FRAC": 13,
-    "G_W": 16,
-    "G_FRAC": 12,
-    "B_W": 16,
-    "B_FRAC": 12,
-    "Z_W": 16,
-    "Z_FRAC": 11,
-    "OUT_W": 16,
-    "OUT_FRAC": 10,
-    "OUT_SIGNED": 1,
-    "SHIFT_W": 8,
-}
-_SOFTMAX_PARAMS = {"N": 24, "X_W": 16, "SHIFT_W": 8}
 
 
 def _modes(quant: str, ovf: str, prefix: str = "") -> dict[str, int]:
@@ -118,7 +102,10 @@ def _modes(quant: str, ovf: str, prefix: str = "") -> dict[str, int]:
     return {f"{prefix}QUANT": Q_CODE[quant], f"{prefix}OVF": O_CODE[ovf]}
 
 
-def _elem(name: str, top: str, params: dict[str, int], test: str, core: str, **kw: Any) -> RtlUnit:
+def _elem(
+    name: str, *, top: str, params: dict[str, int], test: str, core: str, **kw: Any
+) -> RtlUnit:
+    """An element unit: II 1, the latency of its core."""
     return RtlUnit(
         name=name,
         top=top,
@@ -134,30 +121,33 @@ def _elem(name: str, top: str, params: dict[str, int], test: str, core: str, **k
     )
 
 
-def _gelu(name: str, quant: str, ovf: str, ci_vectors: int = 3000) -> RtlUnit:
+def _gelu(name: str, *, quant: str, ovf: str, ci_vectors: int = 3000) -> RtlUnit:
     return _elem(
         name,
-        "gelu_unit",
-        {**_GELU_PARAMS, **_modes(quant, ovf)},
-        "test_gelu_unit",
-        "gelu",
+        top="gelu_unit",
+        params={**_GELU_PARAMS, **_modes(quant, ovf)},
+        test="test_gelu_unit",
+        core="gelu",
         ci_vectors=ci_vectors,
         notes=f"ap_fixed<16,4,AP_{quant},AP_{ovf}> output",
     )
 
 
-def _softmax(name: str, x_frac: int, out: tuple[int, int, int], notes: str) -> RtlUnit:
-    out_w, out_frac, signed = out
+def _softmax(
+    name: str, *, x_frac: int, out_w: int, out_frac: int, out_signed: int, notes: str
+) -> RtlUnit:
     return RtlUnit(
         name=name,
         top="softmax_row",
         params={
-            **_SOFTMAX_PARAMS,
+            "N": 24,
+            "X_W": 16,
             "X_FRAC": x_frac,
             "OUT_W": out_w,
             "OUT_FRAC": out_frac,
-            "OUT_SIGNED": signed,
+            "OUT_SIGNED": out_signed,
             **_modes("RND_CONV", "SAT"),
+            "SHIFT_W": 8,
         },
         test_module="sim.cocotb.test_softmax_row",
         ii=28.5,
@@ -170,11 +160,27 @@ def _softmax(name: str, x_frac: int, out: tuple[int, int, int], notes: str) -> R
     )
 
 
-def _layernorm(name: str, z: tuple[str, str], y: tuple[str, str]) -> RtlUnit:
+def _layernorm(name: str, *, z: tuple[str, str], y: tuple[str, str]) -> RtlUnit:
     return RtlUnit(
         name=name,
         top="layernorm_row",
-        params={**_LN_PARAMS, **_modes(*z, prefix="Z_"), **_modes(*y)},
+        params={
+            "D": 20,
+            "X_W": 16,
+            "X_FRAC": 13,
+            "G_W": 16,
+            "G_FRAC": 12,
+            "B_W": 16,
+            "B_FRAC": 12,
+            "Z_W": 16,
+            "Z_FRAC": 11,
+            **_modes(*z, prefix="Z_"),
+            "OUT_W": 16,
+            "OUT_FRAC": 10,
+            "OUT_SIGNED": 1,
+            **_modes(*y),
+            "SHIFT_W": 8,
+        },
         test_module="sim.cocotb.test_layernorm_row",
         ii=23.0,
         latency=LAYERNORM_LATENCY,
@@ -187,7 +193,7 @@ def _layernorm(name: str, z: tuple[str, str], y: tuple[str, str]) -> RtlUnit:
     )
 
 
-def _topk(name: str, k: int) -> RtlUnit:
+def _topk(name: str, *, k: int) -> RtlUnit:
     return RtlUnit(
         name=name,
         top="topk_router",
@@ -203,7 +209,7 @@ def _topk(name: str, k: int) -> RtlUnit:
     )
 
 
-def _mac(name: str, quant: str, ovf: str) -> RtlUnit:
+def _mac(name: str, *, quant: str, ovf: str) -> RtlUnit:
     return RtlUnit(
         name=name,
         top="mac_tile",
@@ -219,12 +225,20 @@ def _mac(name: str, quant: str, ovf: str) -> RtlUnit:
     )
 
 
-def _requant(name: str, in_w: int, out_w: int, signed: int, lsh_max: int, **kw: Any) -> RtlUnit:
-    u = "" if signed else "u"
+def _requant(
+    name: str, *, in_w: int, out_w: int, out_signed: int, lsh_max: int, **kw: Any
+) -> RtlUnit:
+    u = "" if out_signed else "u"
     return RtlUnit(
         name=name,
         top="requant_modes",
-        params={"IN_W": in_w, "OUT_W": out_w, "OUT_SIGNED": signed, "SH_W": 8, "LSH_MAX": lsh_max},
+        params={
+            "IN_W": in_w,
+            "OUT_W": out_w,
+            "OUT_SIGNED": out_signed,
+            "SH_W": 8,
+            "LSH_MAX": lsh_max,
+        },
         test_module="sim.cocotb.test_requant_modes",
         ii=1,
         latency=1,
@@ -239,49 +253,92 @@ def _requant(name: str, in_w: int, out_w: int, signed: int, lsh_max: int, **kw: 
 UNITS: dict[str, RtlUnit] = {
     u.name: u
     for u in [
-        _elem("exp", "exp_unit", {"D_W": 24, "D_FRAC": 10}, "test_exp_unit", "exp"),
+        _elem(
+            "exp",
+            top="exp_unit",
+            params={"D_W": 24, "D_FRAC": 10},
+            test="test_exp_unit",
+            core="exp",
+        ),
         _elem(
             "recip",
-            "recip_unit",
-            {"S_W": 30, "S_FRAC": 16, "SHIFT_W": 8},
-            "test_recip_rsqrt_unit",
-            "recip",
+            top="recip_unit",
+            params={"S_W": 30, "S_FRAC": 16, "SHIFT_W": 8},
+            test="test_recip_rsqrt_unit",
+            core="recip",
         ),
         _elem(
             "rsqrt",
-            "rsqrt_unit",
-            {"V_W": 32, "V_FRAC": 24, "SHIFT_W": 8},
-            "test_recip_rsqrt_unit",
-            "rsqrt",
+            top="rsqrt_unit",
+            params={"V_W": 32, "V_FRAC": 24, "SHIFT_W": 8},
+            test="test_recip_rsqrt_unit",
+            core="rsqrt",
         ),
-        _gelu("gelu", "RND_CONV", "SAT"),
-        _gelu("gelu_trn_wrap", "TRN", "WRAP", ci_vectors=2000),
-        _gelu("gelu_rnd_zero_sat_sym", "RND_ZERO", "SAT_SYM", ci_vectors=2000),
+        _gelu("gelu", quant="RND_CONV", ovf="SAT"),
+        _gelu("gelu_trn_wrap", quant="TRN", ovf="WRAP", ci_vectors=2000),
+        _gelu("gelu_rnd_zero_sat_sym", quant="RND_ZERO", ovf="SAT_SYM", ci_vectors=2000),
         _softmax(
             "softmax",
-            8,
-            (12, 11, 1),
-            "scores ap_fixed<16,8>, probabilities ap_fixed<12,1,AP_RND_CONV,AP_SAT>",
+            x_frac=8,
+            out_w=12,
+            out_frac=11,
+            out_signed=1,
+            notes="scores ap_fixed<16,8>, probabilities ap_fixed<12,1,AP_RND_CONV,AP_SAT>",
         ),
         _softmax(
             "softmax_hw16",
-            9,
-            (16, 16, 0),
-            "scores ap_fixed<16,7>, probabilities ap_ufixed<16,0,AP_RND_CONV,AP_SAT> (hw16's)",
+            x_frac=9,
+            out_w=16,
+            out_frac=16,
+            out_signed=0,
+            notes="scores ap_fixed<16,7>, probabilities ap_ufixed<16,0,AP_RND_CONV,AP_SAT> "
+            "(hw16's)",
         ),
-        _layernorm("layernorm", ("RND_CONV", "SAT"), ("RND_CONV", "SAT")),
-        _layernorm("layernorm_modes", ("RND_MIN_INF", "SAT_SYM"), ("TRN_ZERO", "SAT_ZERO")),
-        _topk("topk", 2),
-        _topk("topk_k1", 1),
-        _topk("topk_k4", 4),
-        _mac("mac_rnd_sat", "RND_CONV", "SAT"),
-        _mac("mac_trn_wrap", "TRN", "WRAP"),
-        _mac("mac_rnd_inf_sat_zero", "RND_INF", "SAT_ZERO"),
-        _requant("requant_s63", 63, 16, 1, 0, ci_vectors=3000, full_vectors=20000),
-        _requant("requant_u16", 24, 16, 0, 2, ci_vectors=3000, full_vectors=20000),
-        # exhaustive: every 9-bit x with every shift in [-2, IN_W + 2]
-        _requant("requant_s4_all", 9, 4, 1, 2, ci_vectors=512 * 14, full_vectors=512 * 14),
-        _requant("requant_u3_all", 8, 3, 0, 1, ci_vectors=256 * 12, full_vectors=256 * 12),
+        _layernorm("layernorm", z=("RND_CONV", "SAT"), y=("RND_CONV", "SAT")),
+        _layernorm("layernorm_modes", z=("RND_MIN_INF", "SAT_SYM"), y=("TRN_ZERO", "SAT_ZERO")),
+        _topk("topk", k=2),
+        _topk("topk_k1", k=1),
+        _topk("topk_k4", k=4),
+        _mac("mac_rnd_sat", quant="RND_CONV", ovf="SAT"),
+        _mac("mac_trn_wrap", quant="TRN", ovf="WRAP"),
+        _mac("mac_rnd_inf_sat_zero", quant="RND_INF", ovf="SAT_ZERO"),
+        _requant(
+            "requant_s63",
+            in_w=63,
+            out_w=16,
+            out_signed=1,
+            lsh_max=0,
+            ci_vectors=3000,
+            full_vectors=20000,
+        ),
+        _requant(
+            "requant_u16",
+            in_w=24,
+            out_w=16,
+            out_signed=0,
+            lsh_max=2,
+            ci_vectors=3000,
+            full_vectors=20000,
+        ),
+        # exhaustive: every x with every shift in [-LSH_MAX, IN_W + 2]
+        _requant(
+            "requant_s4_all",
+            in_w=9,
+            out_w=4,
+            out_signed=1,
+            lsh_max=2,
+            ci_vectors=512 * 14,
+            full_vectors=512 * 14,
+        ),
+        _requant(
+            "requant_u3_all",
+            in_w=8,
+            out_w=3,
+            out_signed=0,
+            lsh_max=1,
+            ci_vectors=256 * 12,
+            full_vectors=256 * 12,
+        ),
     ]
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from pymodel.numerics.rtl_export import PACKAGE, write_rtl_tables
 from sim.rtl import UNITS, module_files, sources, tool_env
 
-#: Modules instantiated only inside other modules are linted through them.
+#: Every warning on, warnings fatal (Verilator's default without -Wno-fatal).
 ALWAYS = ("-Wall", "--lint-only", "--timescale", "1ns/1ps")
 
 
@@ -33,7 +33,8 @@ class LintJob:
 
 
 def jobs() -> list[LintJob]:
-    """Every top-level module with its defaults, then every unit instance under test."""
+    """Every top-level module with its defaults (modules instantiated by others are
+    linted through them), then every unit instance under test with its parameters."""
     files = module_files()
     used = {p.stem for top in files for p in sources(top) if p.stem != top}
     tops = [name for name in files if name not in used]
