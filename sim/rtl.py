@@ -244,8 +244,9 @@ def _requant(
         latency=1,
         per="value, all 28 modes",
         latency_def=_ELEM,
-        notes=f"ap_int<{in_w}> * 2**-rsh -> ap_{u}fixed<{out_w},..> in all 7 x 4 "
-        f"quantisation/overflow modes, rsh from -{lsh_max}",
+        notes=f"ap_fixed<{in_w}, {in_w} - rsh> (rsh in [{-lsh_max}, {in_w + 2}]) assigned to "
+        f"ap_{u}fixed<{out_w}, {out_w}, Q, O> for all 7 x 4 quantisation/overflow modes (Q, O)"
+        + (", every x with every rsh" if in_w <= 10 else ""),
         **kw,
     )
 
