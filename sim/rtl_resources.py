@@ -25,7 +25,7 @@ from typing import Any
 
 from pymodel.numerics.rtl_export import write_rtl_tables
 from pymodel.results import machine, update_section, write_json
-from sim.rtl import REPO, RTL_DIR, UNITS
+from sim.rtl import REPO, UNITS, sources
 
 RESULTS = REPO / "build" / "sim" / "resources.json"
 DOC = REPO / "docs" / "HARDWARE.md"
@@ -37,7 +37,7 @@ SYNTH_UNITS = ("exp", "recip", "rsqrt", "gelu", "softmax", "layernorm", "topk", 
 def yosys_script(name: str, tables_dir: Path) -> str:
     """The Yosys commands for one unit (run with the tables directory as cwd)."""
     u = UNITS[name]
-    files = " ".join([str(tables_dir / "hwmath_pkg.sv"), *(str(RTL_DIR / s) for s in u.sources)])
+    files = " ".join([str(tables_dir / "hwmath_pkg.sv"), *map(str, sources(u.top))])
     chparam = " ".join(f"-set {k} {v}" for k, v in u.params.items())
     return (
         f"read_verilog -sv -defer {files}; chparam {chparam} {u.top}; "
@@ -132,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'unit':12s} " + " ".join(f"{c:>10s}" for c in cols))
     for r in rows:
         print(f"{r['name']:12s} " + " ".join(f"{r[c]:>10g}" for c in cols))
-    print(f"wrote {RESULTS.relative_to(REPO)}")
+    print(f"wrote {RESULTS}")
     if not args.no_doc:
         update_section(DOC, SECTION, markdown(data), "Hardware")
-        print(f"updated {DOC.relative_to(REPO)} section '{SECTION}'")
+        print(f"updated {DOC} section '{SECTION}'")
     return 0
 
 

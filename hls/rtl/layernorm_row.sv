@@ -9,46 +9,67 @@
 // The output side reads the bank back and computes, per value,
 //     z = requant((D*x - T) * mant, X_FRAC + MANT_FRAC + k -> Z_FRAC)   (Z_QUANT/Z_OVF)
 //     y = requant(z * gamma + beta * 2**(Z_FRAC + G_FRAC - B_FRAC) -> OUT_FRAC)
+// The beats wait in a two-bank row_buffer (T as its head, (mant, k) as its
+// statistics), so row r+1 streams in while row r streams out. Latency from a
+// row's last beat to its first output: hwmath_pkg::RSQRT_LAT + 8 cycles
+// (V, rsqrt, bank ready, buffer read, four output stages).
 // Output word: {last, k[SHIFT_W], mant[MANT_FRAC+1], T[X_W+IW+1], z[Z_W], y[OUT_W]}.
-// Ports: Vitis ap_fifo protocol (see elementwise_units.sv).
+// Ports: Vitis ap_fifo protocol (see exp_unit.sv).
+`default_nettype none
+
 module layernorm_row #(
+    // values per row
     parameter int D          = 64,
+    // bits of a value x (signed)
     parameter int X_W        = 16,
+    // fraction bits of x
     parameter int X_FRAC     = 13,
+    // bits of a gain gamma (signed)
     parameter int G_W        = 16,
+    // fraction bits of gamma
     parameter int G_FRAC     = 12,
+    // bits of a bias beta (signed)
     parameter int B_W        = 16,
+    // fraction bits of beta (at most Z_FRAC + G_FRAC: aligned exactly)
     parameter int B_FRAC     = 12,
+    // bits of the normalised value z (signed)
     parameter int Z_W        = 16,
+    // fraction bits of z
     parameter int Z_FRAC     = 11,
+    // quantisation mode of z (hwmath_pkg::Q_*)
     parameter int Z_QUANT    = hwmath_pkg::Q_RND_CONV,
+    // overflow mode of z (hwmath_pkg::O_*)
     parameter int Z_OVF      = hwmath_pkg::O_SAT,
+    // bits of an output y
     parameter int OUT_W      = 16,
+    // fraction bits of y
     parameter int OUT_FRAC   = 10,
+    // y is ap_fixed (1) or ap_ufixed (0)
     parameter bit OUT_SIGNED = 1'b1,
+    // quantisation mode of y (hwmath_pkg::Q_*)
     parameter int QUANT      = hwmath_pkg::Q_RND_CONV,
+    // overflow mode of y (hwmath_pkg::O_*)
     parameter int OVF        = hwmath_pkg::O_SAT,
+    // bits of the pseudo-float exponent k of rsqrt(V) (signed)
     parameter int SHIFT_W    = 8
 ) (
-    input  logic ap_clk,
-    input  logic ap_rst,
-    input  logic ap_ce,
+    input  wire  ap_clk,
+    input  wire  ap_rst,
+    input  wire  ap_ce,
 
-    input  logic [B_W+G_W+X_W-1:0] in_dout,
-    input  logic                   in_empty_n,
+    input  wire  [B_W+G_W+X_W-1:0] in_dout,
+    input  wire                    in_empty_n,
     output logic                   in_read,
 
     output logic [1+SHIFT_W+hwmath_pkg::MANT_FRAC+1+X_W+((D>1)?$clog2(D):1)+1+Z_W+OUT_W-1:0] out_din,
-    input  logic                                                        out_full_n,
-    output logic                                                        out_write
+    input  wire                                                                             out_full_n,
+    output logic                                                                            out_write
 );
   localparam int MF = hwmath_pkg::MANT_FRAC;
   localparam int A = (X_FRAC > hwmath_pkg::LN_SQ_FRAC) ? X_FRAC - hwmath_pkg::LN_SQ_FRAC : 0;
   localparam int FQ = X_FRAC - A;  // fraction bits of xs; the variance has 2*FQ
   localparam longint EPS = hwmath_pkg::ln_eps_raw(FQ);
   localparam int IW = (D > 1) ? $clog2(D) : 1;
-  localparam int AW = IW + 1;
-  localparam logic [AW-1:0] DB = AW'(D);
   localparam int XSW = X_W - A;  // xs width
   localparam int TW = X_W + IW + 1;  // T = sum x
   localparam int S1W = XSW + IW + 1;  // S1 = sum xs
@@ -57,64 +78,58 @@ module layernorm_row #(
   localparam logic [VW-1:0] ED2 = VW'(EPS) * VW'(D) * VW'(D);
   localparam int BW = B_W + G_W + X_W;  // one buffered beat
   localparam int RSW = SHIFT_W + 2;
+  localparam int STW = SHIFT_W + MF + 1;  // statistics: {k, mant}
+  localparam int SBW = 1 + STW + TW;  // side band of an output: {last, k, mant, T}
+  localparam int LR = hwmath_pkg::RSQRT_LAT;
   // var >= eps >= 1 LSB, so k >= -FQ: the z shift is never below this
   localparam int ZRSH_MIN = X_FRAC + hwmath_pkg::MANT_FRAC - Z_FRAC - FQ - 1;
   localparam int ZLSH = (ZRSH_MIN < 0) ? -ZRSH_MIN : 0;
+  localparam int BSH = Z_FRAC + G_FRAC - B_FRAC;  // beta alignment into z * gamma
+
+  initial begin
+    if (D < 2 || X_FRAC < 0 || FQ > 31 || BSH < 0 || SHIFT_W < 2) begin
+      $error("layernorm_row: D = %0d, X_FRAC = %0d, B_FRAC = %0d, SHIFT_W = %0d out of range (instance %m)",
+             D, X_FRAC, B_FRAC, SHIFT_W);
+      $finish;
+    end
+  end
 
   // ------------------------------------------------------------------ ingest
-  logic [BW-1:0] buffer[2*D];
-  logic [1:0] busy, ready;
-  logic signed [TW-1:0] stot[2];
-  logic [MF:0] smant[2];
-  logic signed [SHIFT_W-1:0] sk[2];
-
-  logic wbank;
-  logic [IW-1:0] widx;
+  logic wr_ok, wbank;
   logic stats_busy;  // a row's statistics are being computed
   logic can_in, take, first, last;
   logic signed [X_W-1:0] x_in;
   logic signed [XSW-1:0] xs_in;
-  logic signed [TW-1:0] tot;
+  logic signed [TW-1:0] tot, tot_next;
   logic signed [S1W-1:0] s1;
   logic [S2W-1:0] s2;
   assign x_in = in_dout[X_W-1:0];
   assign xs_in = XSW'(x_in >>> A);
-  assign first = widx == '0;
-  assign last = widx == IW'(D - 1);
+  assign tot_next = (first ? '0 : tot) + TW'(x_in);
   // a row may only end while the statistics engine is free (it holds S1, S2)
-  assign can_in = ap_ce & ((widx != '0) | ~busy[wbank]) & ~(last & stats_busy);
+  assign can_in = ap_ce & wr_ok & ~(last & stats_busy);
   assign in_read = can_in & in_empty_n;
   assign take = in_read;
   logic signed [S2W-1:0] xs_w;
   assign xs_w = S2W'(xs_in);
   logic st_go, st_bank;
   always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      wbank <= 1'b0;
-      widx  <= '0;
-      st_go <= 1'b0;
-    end else begin
-      if (ap_ce) st_go <= take & last;  // take implies ap_ce
-      if (take) begin
-        buffer[(wbank ? DB : '0) + AW'(widx)] <= in_dout;
-        tot <= (first ? '0 : tot) + TW'(x_in);
-        s1 <= (first ? '0 : s1) + S1W'(xs_in);
-        s2 <= (first ? '0 : s2) + S2W'(xs_w * xs_w);
-        if (last) begin
-          st_bank <= wbank;
-          widx <= '0;
-          wbank <= ~wbank;
-        end else widx <= widx + 1'b1;
-      end
+    if (ap_rst) st_go <= 1'b0;
+    else if (ap_ce) st_go <= take & last;  // take implies ap_ce
+  end
+  always_ff @(posedge ap_clk) begin
+    if (take) begin
+      tot <= tot_next;
+      s1  <= (first ? '0 : s1) + S1W'(xs_in);
+      s2  <= (first ? '0 : s2) + S2W'(xs_w * xs_w);
+      if (last) st_bank <= wbank;
     end
   end
 
   // ------------------------------------------------------------ statistics
   // One cycle after the row's last beat: V exactly (two products), then rsqrt.
-  logic v_go, r_done, r_bank;
+  logic v_go, r_done, r_bank, bank_q;
   logic [VW-1:0] var_q;
-  logic signed [TW-1:0] tot_q, r_tot;
-  logic bank_q;
   logic [MF:0] mant_r;
   logic signed [SHIFT_W-1:0] k_r;
   logic signed [VW-1:0] ds2, s1sq;
@@ -129,7 +144,6 @@ module layernorm_row #(
       if (take & last) stats_busy <= 1'b1;
       if (st_go) begin
         var_q  <= VW'(ds2 - s1sq) + ED2;  // D S2 >= S1^2 (Cauchy-Schwarz)
-        tot_q  <= tot;
         bank_q <= st_bank;
       end
       if (r_done) stats_busy <= 1'b0;
@@ -147,65 +161,51 @@ module layernorm_row #(
       .shift(k_r)
   );
   delay #(
-      .W(2 + TW),
-      .LAT(4)
+      .W(2),
+      .LAT(LR)
   ) rs_delay (
       .clk(ap_clk),
       .en(ap_ce),
-      .d({v_go, bank_q, tot_q}),
-      .q({r_done, r_bank, r_tot})
+      .d({v_go, bank_q}),
+      .q({r_done, r_bank})
   );
 
-  // ------------------------------------------------------------------ output
-  // R (buffer read) -> S1 (D x - T) * mant -> S2 z -> S3 z*gamma + beta -> S4 y
-  localparam int SBW = 1 + SHIFT_W + MF + 1 + TW;  // {last, k, mant, T}
-  logic rbank, en_o, issue, rlast, o_vld;
-  logic [IW-1:0] ridx;
-  assign en_o  = ap_ce & (~o_vld | out_full_n);
-  assign issue = en_o & ready[rbank];
-  assign rlast = ridx == IW'(D - 1);
+  // ------------------------------------------------------------------ buffer
+  // Output pipeline: R (buffer read) -> S1 (D x - T) * mant -> S2 z -> S3 z*gamma + beta -> S4 y
+  logic en_o, o_vld, rd_vld, rd_last;
   logic [BW-1:0] rd;
+  logic [STW-1:0] rd_st;
+  logic [TW-1:0] rd_tot;
+  assign en_o = ap_ce & (~o_vld | out_full_n);
+  row_buffer #(
+      .N(D),
+      .W(BW),
+      .HEAD_W(TW),
+      .STAT_W(STW)
+  ) rows (
+      .clk(ap_clk),
+      .rst(ap_rst),
+      .wr_ok(wr_ok),
+      .wr_en(take),
+      .wr_data(in_dout),
+      .wr_head(tot_next),
+      .wr_first(first),
+      .wr_last(last),
+      .wr_bank(wbank),
+      .st_en(ap_ce & r_done),
+      .st_bank(r_bank),
+      .st_data({k_r, mant_r}),
+      .rd_ce(en_o),
+      .rd_vld(rd_vld),
+      .rd_data(rd),
+      .rd_head(rd_tot),
+      .rd_stat(rd_st),
+      .rd_last(rd_last)
+  );
   logic [SBW-1:0] rd_sb;
-  logic rd_vld;
-  always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      rbank  <= 1'b0;
-      ridx   <= '0;
-      rd_vld <= 1'b0;
-    end else if (en_o) begin
-      rd_vld <= issue;
-      if (issue) begin
-        rd <= buffer[(rbank ? DB : '0) + AW'(ridx)];
-        rd_sb <= {rlast, sk[rbank], smant[rbank], stot[rbank]};
-        if (rlast) begin
-          ridx  <= '0;
-          rbank <= ~rbank;
-        end else ridx <= ridx + 1'b1;
-      end
-    end
-  end
-  always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      busy  <= '0;
-      ready <= '0;
-    end else begin
-      for (int b = 0; b < 2; b++) begin
-        if (issue && rlast && rbank == 1'(b)) begin
-          busy[b]  <= 1'b0;
-          ready[b] <= 1'b0;
-        end else begin
-          if (take && first && wbank == 1'(b)) busy[b] <= 1'b1;
-          if (ap_ce && r_done && r_bank == 1'(b)) ready[b] <= 1'b1;
-        end
-      end
-      if (ap_ce && r_done) begin
-        stot[r_bank]  <= r_tot;
-        smant[r_bank] <= mant_r;
-        sk[r_bank]    <= k_r;
-      end
-    end
-  end
+  assign rd_sb = {rd_last, rd_st, rd_tot};
 
+  // ------------------------------------------------------------------ output
   // S1: exact (D x - T) * mant
   localparam int CW = TW + IW + 2;  // D x - T
   localparam int PW = CW + MF + 2;
@@ -214,20 +214,20 @@ module layernorm_row #(
   logic [G_W+B_W-1:0] gb1, gb2;
   logic v1, v2, v3;
   logic signed [CW-1:0] centred;
-  assign centred = CW'(D) * CW'($signed(rd[X_W-1:0])) - CW'($signed(rd_sb[TW-1:0]));
+  assign centred = CW'(D) * CW'($signed(rd[X_W-1:0])) - CW'($signed(rd_tot));
   always_ff @(posedge ap_clk) begin
     if (ap_rst) v1 <= 1'b0;
     else if (en_o) begin
       v1  <= rd_vld;
       sb1 <= rd_sb;
       gb1 <= rd[BW-1:X_W];
-      p1  <= PW'(centred) * $signed(PW'(rd_sb[TW+:MF+1]));
+      p1  <= PW'(centred) * $signed(PW'(rd_st[MF:0]));
     end
   end
   // S2: z = requant(p1, X_FRAC + MANT_FRAC + k - Z_FRAC)
   logic signed [RSW-1:0] z_rsh;
   logic [Z_W-1:0] zq, z2;
-  logic zo_unused;
+  logic zo_unused;  // overflow flag: no counter in this unit
   assign z_rsh = RSW'(X_FRAC + MF - Z_FRAC) + RSW'($signed(sb1[SBW-2-:SHIFT_W]));
   requant #(
       .IN_W(PW),
@@ -253,7 +253,6 @@ module layernorm_row #(
     end
   end
   // S3: z * gamma + beta aligned to Z_FRAC + G_FRAC fraction bits (exact)
-  localparam int BSH = Z_FRAC + G_FRAC - B_FRAC;  // >= 0 (checked by the contract)
   localparam int WW = Z_W + G_W + 1 + ((B_W + BSH > Z_W + G_W) ? B_W + BSH - Z_W - G_W : 0);
   logic signed [WW-1:0] w3;
   logic [Z_W-1:0] z3;
@@ -272,7 +271,7 @@ module layernorm_row #(
   end
   // S4: y = requant(w3, Z_FRAC + G_FRAC - OUT_FRAC), the output register
   logic [OUT_W-1:0] yq;
-  logic yo_unused;
+  logic yo_unused;  // overflow flag: no counter in this unit
   requant #(
       .IN_W(WW),
       .OUT_W(OUT_W),
@@ -296,3 +295,5 @@ module layernorm_row #(
   end
   assign out_write = ap_ce & o_vld & out_full_n;
 endmodule
+
+`default_nettype wire

@@ -5,7 +5,9 @@
 //
 // One beat per cycle carries TI inputs, the TO x TI weights, and TO biases
 // and residuals (used on the first beat of a dot product only). A beat with
-// `last` set closes the dot product and its TO results leave 4 cycles later:
+// `last` set closes the dot product and its TO results leave
+// hwmath_pkg::MAC_LAT = 4 cycles later (pipe_ctrl; stage 3 keeps only the
+// beats that close a dot product):
 //   1 products (TO*TI multipliers)  2 adder tree per output
 //   3 accumulate (first beat: bias * 2**(X_FRAC+W_FRAC-B_FRAC)
 //     + residual * 2**(X_FRAC+W_FRAC-R_FRAC) + sum)
@@ -13,34 +15,52 @@
 // The pipeline stalls as a whole while the output register is not taken.
 // Input word (low bits first): x[TI], w[TO][TI] (output-major), b[TO], r[TO], last.
 // Output word: y[TO] (y[0] in the low bits). Ports: Vitis ap_fifo protocol.
+`default_nettype none
+
 module mac_tile #(
+    // inputs per beat (dot product lanes)
     parameter int TI         = 4,
+    // outputs per beat (dot products computed side by side)
     parameter int TO         = 4,
+    // bits of an input x (signed)
     parameter int X_W        = 16,
+    // fraction bits of x
     parameter int X_FRAC     = 10,
+    // bits of a weight w (signed)
     parameter int W_W        = 16,
+    // fraction bits of w
     parameter int W_FRAC     = 14,
+    // bits of a bias b (signed)
     parameter int B_W        = 16,
+    // fraction bits of b (at most X_FRAC + W_FRAC: aligned exactly)
     parameter int B_FRAC     = 12,
+    // bits of a residual r (signed)
     parameter int R_W        = 16,
+    // fraction bits of r (at most X_FRAC + W_FRAC: aligned exactly)
     parameter int R_FRAC     = 10,
+    // bits of the exact accumulator (X_FRAC + W_FRAC fraction bits)
     parameter int ACC_W      = 48,
+    // bits of an output y
     parameter int OUT_W      = 16,
+    // fraction bits of y
     parameter int OUT_FRAC   = 10,
+    // y is ap_fixed (1) or ap_ufixed (0)
     parameter bit OUT_SIGNED = 1'b1,
+    // quantisation mode of y (hwmath_pkg::Q_*)
     parameter int QUANT      = hwmath_pkg::Q_RND_CONV,
+    // overflow mode of y (hwmath_pkg::O_*)
     parameter int OVF        = hwmath_pkg::O_SAT
 ) (
-    input  logic ap_clk,
-    input  logic ap_rst,
-    input  logic ap_ce,
+    input  wire  ap_clk,
+    input  wire  ap_rst,
+    input  wire  ap_ce,
 
-    input  logic [TI*X_W+TO*TI*W_W+TO*B_W+TO*R_W:0] in_dout,
-    input  logic                                    in_empty_n,
+    input  wire  [TI*X_W+TO*TI*W_W+TO*B_W+TO*R_W:0] in_dout,
+    input  wire                                     in_empty_n,
     output logic                                    in_read,
 
     output logic [TO*OUT_W-1:0] out_din,
-    input  logic                out_full_n,
+    input  wire                 out_full_n,
     output logic                out_write
 );
   localparam int AF = X_FRAC + W_FRAC;  // accumulator fraction bits
@@ -52,14 +72,47 @@ module mac_tile #(
   localparam int OB = OW + TO * TI * W_W;
   localparam int OR = OB + TO * B_W;
   localparam int OL = OR + TO * R_W;
+  localparam int LAT = hwmath_pkg::MAC_LAT;
 
-  logic en, v1, v2, v3, o_vld;
-  assign en = ap_ce & (~o_vld | out_full_n);
-  assign in_read = en & in_empty_n;
-  assign out_write = ap_ce & o_vld & out_full_n;
+  initial begin
+    if (LAT != 4) begin
+      $error("mac_tile has 4 stages but hwmath_pkg::MAC_LAT = %0d (instance %m)", LAT);
+      $finish;
+    end
+    if (TI < 1 || TO < 1 || BSH < 0 || RSH < 0 || AF - OUT_FRAC < -128 || AF - OUT_FRAC > 127)
+    begin
+      $error("mac_tile: TI = %0d, TO = %0d, bias/residual/output fraction bits out of range (instance %m)",
+             TI, TO);
+      $finish;
+    end
+    if (ACC_W <= SW || ACC_W <= B_W + BSH || ACC_W <= R_W + RSH) begin
+      $error("mac_tile: ACC_W = %0d cannot hold a beat's sum (%0d bits) or the aligned bias (%0d) / residual (%0d) (instance %m)",
+             ACC_W, SW, B_W + BSH, R_W + RSH);
+      $finish;
+    end
+  end
+
+  // handshake and valid bits; stage 3 (the accumulator) emits a beat per dot product
+  logic en, first_in, last2;
+  logic [LAT-1:0] v;
+  logic v_unused;  // only stage 2's valid bit (v[1]) gates state here
+  assign v_unused = ^{v[LAT-1:2], v[0]};
+  pipe_ctrl #(
+      .LAT(LAT)
+  ) ctrl (
+      .clk(ap_clk),
+      .rst(ap_rst),
+      .ce(ap_ce),
+      .in_empty_n(in_empty_n),
+      .in_read(in_read),
+      .out_full_n(out_full_n),
+      .out_write(out_write),
+      .keep({1'b1, last2, 2'b11}),
+      .en(en),
+      .valid(v)
+  );
 
   // a beat after `last` (or after reset) starts a dot product
-  logic first_in;
   always_ff @(posedge ap_clk) begin
     if (ap_rst) first_in <= 1'b1;
     else if (in_read) first_in <= in_dout[OL];
@@ -70,11 +123,9 @@ module mac_tile #(
   logic signed [ACC_W-1:0] init1[TO];
   logic first1, last1;
   always_ff @(posedge ap_clk) begin
-    if (ap_rst) v1 <= 1'b0;
-    else if (en) begin
-      v1 <= in_read;
+    if (en) begin
       first1 <= first_in;
-      last1 <= in_dout[OL];
+      last1  <= in_dout[OL];
       for (int o = 0; o < TO; o++) begin
         for (int i = 0; i < TI; i++)
           prod[o][i] <= PW'($signed(in_dout[i*X_W+:X_W])) * PW'($signed(in_dout[OW+(o*TI+i)*W_W+:W_W]));
@@ -87,13 +138,11 @@ module mac_tile #(
   // 2: adder tree (a loop; synthesis balances it)
   logic signed [SW-1:0] sum2[TO];
   logic signed [ACC_W-1:0] init2[TO];
-  logic first2, last2;
+  logic first2;
   always_ff @(posedge ap_clk) begin
-    if (ap_rst) v2 <= 1'b0;
-    else if (en) begin
-      v2 <= v1;
+    if (en) begin
       first2 <= first1;
-      last2 <= last1;
+      last2  <= last1;
       for (int o = 0; o < TO; o++) begin
         logic signed [SW-1:0] s;
         s = '0;
@@ -104,22 +153,16 @@ module mac_tile #(
     end
   end
 
-  // 3: exact accumulation
+  // 3: exact accumulation (only beats that stage 2 holds: v[1])
   logic signed [ACC_W-1:0] acc[TO];
-  logic last3;
   always_ff @(posedge ap_clk) begin
-    if (ap_rst) v3 <= 1'b0;
-    else if (en) begin
-      v3 <= v2 & last2;
-      last3 <= last2;
-      if (v2)
-        for (int o = 0; o < TO; o++) acc[o] <= (first2 ? init2[o] : acc[o]) + ACC_W'(sum2[o]);
-    end
+    if (en && v[1])
+      for (int o = 0; o < TO; o++) acc[o] <= (first2 ? init2[o] : acc[o]) + ACC_W'(sum2[o]);
   end
 
-  // 4: one requantisation per output
+  // 4: one requantisation per output, into the output register
   logic [OUT_W-1:0] yq[TO];
-  logic [TO-1:0] ovf_unused;
+  logic [TO-1:0] ovf_unused;  // overflow flags: no counter in this unit
   for (genvar o = 0; o < TO; o++) begin : g_rq
     requant #(
         .IN_W(ACC_W),
@@ -136,10 +179,8 @@ module mac_tile #(
     );
   end
   always_ff @(posedge ap_clk) begin
-    if (ap_rst) o_vld <= 1'b0;
-    else if (en) begin
-      o_vld <= v3;
-      for (int o = 0; o < TO; o++) out_din[o*OUT_W+:OUT_W] <= yq[o];
-    end
+    if (en) for (int o = 0; o < TO; o++) out_din[o*OUT_W+:OUT_W] <= yq[o];
   end
 endmodule
+
+`default_nettype wire

@@ -12,71 +12,80 @@
 // EXP_OUT_FRAC + MANT_FRAC + shift dropped to OUT_FRAC, QUANT/OVF modes).
 //
 // The recurrence is pipelined without stalls: the max update is a one-cycle
-// compare-and-select loop, the differences go through exp_core (4 cycles)
+// compare-and-select loop, the differences go through exp_core (EXP_LAT cycles)
 // with their flags in a delay line, and the sum update (a multiply for max
-// updates, an add otherwise) is the only other loop, also one cycle. The two
-// buffer banks let row r+1 stream in while row r streams out.
+// updates, an add otherwise) is the only other loop, also one cycle. The
+// scores wait in a two-bank row_buffer (with the row max as its head and 1/s
+// as its statistics), so row r+1 streams in while row r streams out.
+// Latency from a row's last score to its first output:
+// 2 * hwmath_pkg::EXP_LAT + hwmath_pkg::RECIP_LAT + 5 cycles (exp of the
+// last score, sum update, 1/s, bank ready, buffer read, exp, product, requant).
 //
-// Ports: Vitis ap_fifo protocol (see elementwise_units.sv). Output word
+// Ports: Vitis ap_fifo protocol (see exp_unit.sv). Output word
 //   {last, m[X_W], mant[MANT_FRAC+1], shift[SHIFT_W], y[OUT_W]}
 // so that the row's max and 1/sum come out with every normalised value.
+`default_nettype none
+
 module softmax_row #(
+    // scores per row
     parameter int N          = 64,
+    // bits of a score x (signed)
     parameter int X_W        = 16,
+    // fraction bits of x
     parameter int X_FRAC     = 8,
+    // bits of a probability y
     parameter int OUT_W      = 16,
+    // fraction bits of y
     parameter int OUT_FRAC   = 14,
+    // y is ap_fixed (1) or ap_ufixed (0)
     parameter bit OUT_SIGNED = 1'b1,
+    // quantisation mode of y (hwmath_pkg::Q_*)
     parameter int QUANT      = hwmath_pkg::Q_RND_CONV,
+    // overflow mode of y (hwmath_pkg::O_*)
     parameter int OVF        = hwmath_pkg::O_SAT,
+    // bits of the pseudo-float exponent of 1/s (signed)
     parameter int SHIFT_W    = 8
 ) (
-    input  logic ap_clk,
-    input  logic ap_rst,
-    input  logic ap_ce,
+    input  wire  ap_clk,
+    input  wire  ap_rst,
+    input  wire  ap_ce,
 
-    input  logic [X_W-1:0] in_dout,
-    input  logic           in_empty_n,
+    input  wire  [X_W-1:0] in_dout,
+    input  wire            in_empty_n,
     output logic           in_read,
 
     output logic [1+SHIFT_W+hwmath_pkg::MANT_FRAC+1+X_W+OUT_W-1:0] out_din,
-    input  logic                                                    out_full_n,
+    input  wire                                                     out_full_n,
     output logic                                                    out_write
 );
   localparam int MF = hwmath_pkg::MANT_FRAC;
   localparam int EF = hwmath_pkg::EXP_OUT_FRAC;
   localparam int SF = hwmath_pkg::SOFTMAX_SUM_FRAC;
   localparam int SW = hwmath_pkg::SOFTMAX_SUM_INT + SF;  // running sum width
-  localparam int IW = (N > 1) ? $clog2(N) : 1;
   localparam int DW = X_W + 1;  // x - m
-  localparam int LE = 4;  // exp_core latency
-  localparam int LR = 4;  // recip_core latency
+  localparam int LE = hwmath_pkg::EXP_LAT;
+  localparam int LR = hwmath_pkg::RECIP_LAT;
   localparam logic [SW-1:0] ONE = SW'(1) << SF;
   localparam int SCW = SW + EF + 1;  // s * e before rounding
   localparam logic [SCW-1:0] HALF = SCW'(1) << (SF - 1);
-  localparam int AW = IW + 1;  // buffer address: bank b holds entries b*N .. b*N+N-1
-  localparam logic [AW-1:0] NB = AW'(N);
+  localparam int STW = MF + 1 + SHIFT_W;  // statistics: {mant, shift} of 1/s
+  localparam int SBW = 1 + X_W + STW;  // side band of an output: {last, m, mant, shift}
 
-  // ------------------------------------------------------------------ buffer
-  logic [X_W-1:0] buffer[2*N];
-  logic [1:0] busy;  // bank holds a row not yet read out completely
-  logic [1:0] ready;  // bank's statistics are final
-  logic signed [X_W-1:0] mfin[2];  // row max per bank
-  logic [MF:0] smant[2];  // 1/sum per bank
-  logic signed [SHIFT_W-1:0] sshift[2];
+  initial begin
+    if (N < 2 || X_W < 2 || X_FRAC < 0 || SHIFT_W < 2) begin
+      $error("softmax_row: N = %0d, X_W = %0d, X_FRAC = %0d, SHIFT_W = %0d out of range (instance %m)",
+             N, X_W, X_FRAC, SHIFT_W);
+      $finish;
+    end
+  end
 
   // ------------------------------------------------------------------ ingest
-  logic wbank;
-  logic [IW-1:0] widx;
   logic signed [X_W-1:0] m_run, x_in, m_new;
-  logic can_in, take, first, last, event_in;
+  logic wr_ok, take, first, last, wbank, event_in;
   logic signed [DW-1:0] d_in;
   assign x_in = in_dout;
-  assign can_in = ap_ce & ((widx != '0) | ~busy[wbank]);
-  assign in_read = can_in & in_empty_n;
+  assign in_read = ap_ce & wr_ok & in_empty_n;
   assign take = in_read;
-  assign first = widx == '0;
-  assign last = widx == IW'(N - 1);
   always_comb begin
     event_in = first || (x_in > m_run);
     m_new = event_in ? x_in : m_run;
@@ -85,20 +94,7 @@ module softmax_row #(
     else if (x_in > m_run) d_in = DW'(m_run) - DW'(x_in);
     else d_in = DW'(x_in) - DW'(m_run);
   end
-  always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      wbank <= 1'b0;
-      widx  <= '0;
-    end else if (take) begin
-      buffer[(wbank ? NB : '0) + AW'(widx)] <= x_in;
-      m_run <= m_new;
-      if (last) begin
-        mfin[wbank] <= m_new;
-        widx <= '0;
-        wbank <= ~wbank;
-      end else widx <= widx + 1'b1;
-    end
-  end
+  always_ff @(posedge ap_clk) if (take) m_run <= m_new;
 
   // exp of the differences; flags {valid, first, event, last, bank} alongside
   logic [EF:0] e_sum;
@@ -171,67 +167,46 @@ module softmax_row #(
       .q(rfl)
   );
 
+  // ------------------------------------------------------------------ buffer
+  // Output pipeline: R (buffer read) -> exp_core (LE) -> P (e * mant) -> Q
+  // (requant, output register). It stalls as a whole while Q holds a beat not taken.
+  logic q_vld, en_o, rd_vld, rd_last;
+  logic [X_W-1:0] rd_x, rd_m;
+  logic [STW-1:0] rd_st;
+  assign en_o = ap_ce & (~q_vld | out_full_n);
+  row_buffer #(
+      .N(N),
+      .W(X_W),
+      .HEAD_W(X_W),
+      .STAT_W(STW)
+  ) rows (
+      .clk(ap_clk),
+      .rst(ap_rst),
+      .wr_ok(wr_ok),
+      .wr_en(take),
+      .wr_data(x_in),
+      .wr_head(m_new),
+      .wr_first(first),
+      .wr_last(last),
+      .wr_bank(wbank),
+      .st_en(ap_ce & rfl[1]),
+      .st_bank(rfl[0]),
+      .st_data({mant_r, shift_r}),
+      .rd_ce(en_o),
+      .rd_vld(rd_vld),
+      .rd_data(rd_x),
+      .rd_head(rd_m),
+      .rd_stat(rd_st),
+      .rd_last(rd_last)
+  );
+
   // ------------------------------------------------------------------ output
-  // Pipeline: R (buffer read) -> exp_core (LE) -> P (e * mant) -> Q (requant,
-  // output register). It stalls as a whole while Q holds a beat not taken.
-  localparam int SBW = 1 + X_W + MF + 1 + SHIFT_W;  // {last, m, mant, shift}
-  logic rbank;
-  logic [IW-1:0] ridx;
-  logic q_vld;
-  logic en_o, issue, rlast;
-  assign en_o  = ap_ce & (~q_vld | out_full_n);
-  assign issue = en_o & ready[rbank];
-  assign rlast = ridx == IW'(N - 1);
-
-  logic [X_W-1:0] rd_x;
-  logic rd_vld;
-  logic [SBW-1:0] rd_sb;
-  always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      rbank  <= 1'b0;
-      ridx   <= '0;
-      rd_vld <= 1'b0;
-    end else if (en_o) begin
-      rd_vld <= issue;
-      if (issue) begin
-        rd_x  <= buffer[(rbank ? NB : '0) + AW'(ridx)];
-        rd_sb <= {rlast, mfin[rbank], smant[rbank], sshift[rbank]};
-        if (rlast) begin
-          ridx  <= '0;
-          rbank <= ~rbank;
-        end else ridx <= ridx + 1'b1;
-      end
-    end
-  end
-
-  // bank state: set by ingest / statistics, cleared when read out
-  always_ff @(posedge ap_clk) begin
-    if (ap_rst) begin
-      busy  <= '0;
-      ready <= '0;
-    end else begin
-      for (int b = 0; b < 2; b++) begin
-        if (issue && rlast && rbank == 1'(b)) begin
-          busy[b]  <= 1'b0;
-          ready[b] <= 1'b0;
-        end else begin
-          if (take && first && wbank == 1'(b)) busy[b] <= 1'b1;
-          if (ap_ce && rfl[1] && rfl[0] == 1'(b)) ready[b] <= 1'b1;
-        end
-      end
-      if (ap_ce && rfl[1]) begin
-        smant[rfl[0]]  <= mant_r;
-        sshift[rfl[0]] <= shift_r;
-      end
-    end
-  end
-
   // exp of x - m for the outputs
   logic signed [DW-1:0] d_out;
   logic [SBW-1:0] e_sb;
   logic [EF:0] e_out;
   logic e_ovld;
-  assign d_out = DW'($signed(rd_x)) - DW'($signed(rd_sb[SBW-2-:X_W]));
+  assign d_out = DW'($signed(rd_x)) - DW'($signed(rd_m));
   exp_core #(
       .D_W(DW),
       .D_FRAC(X_FRAC)
@@ -247,7 +222,7 @@ module softmax_row #(
   ) sb_delay (
       .clk(ap_clk),
       .en(en_o),
-      .d({rd_vld, rd_sb}),
+      .d({rd_vld, rd_last, rd_m, rd_st}),
       .q({e_ovld, e_sb})
   );
 
@@ -268,7 +243,7 @@ module softmax_row #(
   localparam int RSW = SHIFT_W + 2;
   logic signed [RSW-1:0] p_rsh;
   logic [OUT_W-1:0] yq;
-  logic oq_unused;
+  logic oq_unused;  // overflow flag: no counter in this unit
   assign p_shift = p_sb[SHIFT_W-1:0];
   assign p_rsh   = RSW'(EF + MF - OUT_FRAC) + RSW'(p_shift);
   requant #(
@@ -294,3 +269,5 @@ module softmax_row #(
   end
   assign out_write = ap_ce & q_vld & out_full_n;
 endmodule
+
+`default_nettype wire

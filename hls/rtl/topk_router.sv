@@ -8,25 +8,39 @@
 // the unit takes one logit per cycle. After the E-th logit the K indices and
 // values go to the output register (latency 1); the next row may stream in
 // at once. Output word: {val[K-1], ..., val[0], idx[K-1], ..., idx[0]}, slot 0
-// the largest. Ports: Vitis ap_fifo protocol (see elementwise_units.sv).
+// the largest. Ports: Vitis ap_fifo protocol (see exp_unit.sv).
+`default_nettype none
+
 module topk_router #(
+    // logits per row (experts)
     parameter int E   = 16,
+    // experts selected per row
     parameter int K   = 2,
+    // bits of a logit (signed)
     parameter int L_W = 16,
+    // bits of an expert index
     parameter int IW  = (E > 1) ? $clog2(E) : 1
 ) (
-    input  logic ap_clk,
-    input  logic ap_rst,
-    input  logic ap_ce,
+    input  wire  ap_clk,
+    input  wire  ap_rst,
+    input  wire  ap_ce,
 
-    input  logic [L_W-1:0] in_dout,
-    input  logic           in_empty_n,
+    input  wire  [L_W-1:0] in_dout,
+    input  wire            in_empty_n,
     output logic           in_read,
 
     output logic [K*(L_W+IW)-1:0] out_din,
-    input  logic                  out_full_n,
+    input  wire                   out_full_n,
     output logic                  out_write
 );
+  initial begin
+    if (E < 2 || K < 1 || K > E || IW < $clog2(E)) begin
+      $error("topk_router: E = %0d, K = %0d, IW = %0d: need 1 <= K <= E, E >= 2, 2**IW >= E (instance %m)",
+             E, K, IW);
+      $finish;
+    end
+  end
+
   logic signed [L_W-1:0] val[K];
   logic [IW-1:0] idx[K];
   logic [K-1:0] vld;
@@ -90,3 +104,5 @@ module topk_router #(
     end
   end
 endmodule
+
+`default_nettype wire

@@ -10,8 +10,10 @@ handshakes) and costs two triggers per simulated cycle.
 
 The configuration of a run comes from the runner (:mod:`sim.rtl`) in the
 environment variable ``RTL_CONFIG`` (JSON); the result is written back to the
-file it names, and the cocotb test fails on any mismatch or on an initiation
-interval or latency different from the expected ones.
+file it names, and the cocotb test fails on any mismatch, on an output word
+after the last expected one (the run keeps watching the output for a while
+once every expected word has arrived), or on an initiation interval or
+latency different from the expected ones.
 """
 
 from __future__ import annotations
@@ -80,10 +82,12 @@ class StreamHarness:
     async def run(
         self, inputs: Sequence[int], n_outputs: int, phase: Phase, max_cycles: int
     ) -> Trace:
-        """Stream ``inputs`` in and wait for ``n_outputs`` output words.
+        """Stream every one of ``inputs`` in and wait for ``n_outputs`` output words.
 
         While the input is idle (or ``ap_ce`` low) the data lines carry random
         garbage, so a unit that samples them without a handshake is caught.
+        Words that arrive while inputs are still being fed, beyond
+        ``n_outputs``, are kept in the trace (the caller counts them as extra).
         """
         d, rng = self.dut, self.rng
         clk, in_dout, in_empty_n, in_read = d.ap_clk, d.in_dout, d.in_empty_n, d.in_read
@@ -92,7 +96,7 @@ class StreamHarness:
         i, n_in = 0, len(inputs)
         mask = (1 << self.in_width) - 1
         start = self.cycle
-        while len(trace.outputs) < n_outputs:
+        while len(trace.outputs) < n_outputs or i < n_in:
             if self.cycle - start >= max_cycles:
                 raise AssertionError(
                     f"timeout after {max_cycles} cycles: {i}/{n_in} inputs accepted, "
@@ -117,6 +121,25 @@ class StreamHarness:
             self.cycle += 1
         trace.cycles = self.cycle - start
         return trace
+
+    async def drain(self, cycles: int) -> list[tuple[int, int]]:
+        """Keep the input idle and the output ready for ``cycles`` cycles; return
+        every output word written meanwhile (none are expected: extra words)."""
+        d = self.dut
+        extra: list[tuple[int, int]] = []
+        for _ in range(cycles):
+            await FallingEdge(d.ap_clk)
+            d.in_empty_n.value = 0
+            d.in_dout.value = self.rng.getrandbits(self.in_width)
+            d.out_full_n.value = 1
+            d.ap_ce.value = 1
+            await ReadOnly()
+            if d.in_read.value == 1:
+                raise AssertionError(f"cycle {self.cycle}: in_read while in_empty_n = 0")
+            if d.out_write.value == 1:
+                extra.append((self.cycle, d.out_din.value.to_unsigned()))
+            self.cycle += 1
+        return extra
 
 
 def pack(fields: Sequence[tuple[int, int]]) -> int:
@@ -149,13 +172,14 @@ def finish(
     name: str,
     vectors: int,
     mismatches: list[str],
-    ii: int,
+    ii: float,
     latency: int,
     cycles: int,
     wall_s: float,
-    extra: dict[str, Any] | None = None,
+    extra_outputs: Sequence[tuple[int, int]] = (),
 ) -> None:
-    """Write the result file and fail the test on mismatches or wrong timing."""
+    """Write the result file and fail the test on mismatches, extra output words
+    or wrong timing."""
     cfg = config()
     result = {
         "unit": name,
@@ -163,6 +187,8 @@ def finish(
         "vectors": vectors,
         "mismatches": len(mismatches),
         "first_mismatches": mismatches[:10],
+        "extra_outputs": len(extra_outputs),
+        "first_extra_outputs": [{"cycle": c, "word": hex(w)} for c, w in list(extra_outputs)[:5]],
         "ii": ii,
         "latency": latency,
         "expected_ii": cfg["expected_ii"],
@@ -170,11 +196,14 @@ def finish(
         "cycles": cycles,
         "wall_s": round(wall_s, 3),
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
-        **(extra or {}),
     }
     Path(cfg["result"]).write_text(json.dumps(result, indent=2) + "\n")
     if cfg.get("check", True):
         assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:5]}"
+        assert not extra_outputs, (
+            f"{len(extra_outputs)} extra output words after the last expected one: "
+            f"{result['first_extra_outputs']}"
+        )
         assert ii == cfg["expected_ii"], f"II {ii} != expected {cfg['expected_ii']}"
         assert latency == cfg["expected_latency"], (
             f"latency {latency} != expected {cfg['expected_latency']}"
@@ -221,8 +250,14 @@ async def run_case(dut: Any) -> None:
         Phase(valid=cfg["p_valid"], ready=cfg["p_ready"], ce=cfg["p_ce"]),
         budget,
     )
+    # nothing may follow the last expected word: watch the output for longer than
+    # the unit needs to turn its largest vector around
+    longest = max(counts) if counts else per_in
+    drained = await h.drain(32 + 2 * (cfg["expected_latency"] + longest + per_out))
     wall = time.perf_counter() - t0
-    got = [w for _, w in fast.outputs] + [w for _, w in slow.outputs]
+    words = fast.outputs + slow.outputs
+    extra = words[len(expected) :] + drained
+    got = [w for _, w in words[: len(expected)]]
     mismatches = [describe(case, k, g, e) for k, (g, e) in enumerate(zip(got, expected)) if g != e]
     if case["timing"] == "elementwise":
         ii, latency = elementwise_timing(fast)
@@ -230,7 +265,7 @@ async def run_case(dut: Any) -> None:
         ii, latency = group_timing(fast, counts[:n_perf], per_out)
     else:
         ii, latency = row_timing(fast, per_in, per_out)
-    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall)
+    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall, extra)
 
 
 def elementwise_timing(trace: Trace) -> tuple[int, int]:

@@ -54,11 +54,10 @@ def rows(n_rows: int, d: int, p: dict[str, int], seed: int) -> list[list[tuple[i
 
 def case(cfg: dict[str, Any]) -> dict[str, Any]:
     """Rows and golden words {last, k, mant, T, z, y} per value."""
-    import math
-
     import torch
 
     from pymodel.numerics.hwmath import SPEC, layernorm_fixed, rsqrt_fixed
+    from pymodel.numerics.rtl_export import ln_eps_raw
     from sim.cocotb.golden import fmt
 
     p = cfg["params"]
@@ -75,7 +74,7 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
     # the row statistics, by the formulas of layernorm_fixed's docstring
     a = max(0, xf - SPEC.ln_sq_frac)
     fq = xf - a
-    eps = max(1, math.floor(SPEC.ln_eps * 2.0 ** (2 * fq) + 0.5))
+    eps = ln_eps_raw(fq)
     xs = x >> a
     tot = x.sum(-1, keepdim=True)
     v = d * (xs * xs).sum(-1, keepdim=True) - xs.sum(-1, keepdim=True) ** 2 + eps * d * d

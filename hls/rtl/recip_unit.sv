@@ -1,0 +1,65 @@
+// 1/s, s > 0, as a stream unit: out = {shift, mant}, a pseudo-float of value
+// mant * 2**-(MANT_FRAC + shift) (recip_core).
+//
+// Ports: the Vitis HLS ap_fifo protocol, so that the module is usable as an RTL
+// blackbox with ap_ctrl_none (sim/blackbox.py writes the descriptor):
+//   in_dout / in_empty_n / in_read      hls::stream input  (valid = empty_n)
+//   out_din / out_full_n / out_write    hls::stream output (ready = full_n)
+//   ap_clk, ap_rst (synchronous, active high), ap_ce (clock enable).
+// One value in, one result out per cycle (II = 1); the latency from the input
+// handshake to the output handshake is the core's (hwmath_pkg::RECIP_LAT), asserted
+// by the cocotb testbench.
+`default_nettype none
+
+module recip_unit #(
+    // bits of the input s (unsigned, s > 0)
+    parameter int S_W     = 30,
+    // fraction bits of s
+    parameter int S_FRAC  = 16,
+    // bits of the output exponent shift (signed)
+    parameter int SHIFT_W = 8
+) (
+    input  wire              ap_clk,
+    input  wire              ap_rst,
+    input  wire              ap_ce,
+    input  wire  [S_W-1:0] in_dout,
+    input  wire              in_empty_n,
+    output logic             in_read,
+    output logic [SHIFT_W+hwmath_pkg::MANT_FRAC:0] out_din,
+    input  wire              out_full_n,
+    output logic             out_write
+);
+  localparam int LAT = hwmath_pkg::RECIP_LAT;
+  logic en;
+  logic [LAT-1:0] valid_unused;  // stage valid bits: the core has no state to gate
+  logic [hwmath_pkg::MANT_FRAC:0] mant;
+  logic signed [SHIFT_W-1:0] shift;
+  pipe_ctrl #(
+      .LAT(LAT)
+  ) ctrl (
+      .clk(ap_clk),
+      .rst(ap_rst),
+      .ce(ap_ce),
+      .in_empty_n(in_empty_n),
+      .in_read(in_read),
+      .out_full_n(out_full_n),
+      .out_write(out_write),
+      .keep({LAT{1'b1}}),
+      .en(en),
+      .valid(valid_unused)
+  );
+  recip_core #(
+      .S_W(S_W),
+      .S_FRAC(S_FRAC),
+      .SHIFT_W(SHIFT_W)
+  ) core (
+      .clk(ap_clk),
+      .en(en),
+      .s(in_dout),
+      .mant(mant),
+      .shift(shift)
+  );
+  assign out_din = {shift, mant};
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,131 @@
+"""The simulation entry points behind `make csim` (sim.run_csim) and `make sim` (sim.rtl_report).
+
+run_csim drives the g++ C simulation of the HLS engine through sim.csim on
+tiny (one numerics preset, one task) and must report 0 differing values, and
+a difference planted in the C simulation's output must turn into a failing
+exit status. rtl_report runs units on a simulator, writes its results file and
+the docs section only after a run that passed, and shows each simulator's II
+and latency.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import rtl_report, run_csim
+from sim.rtl import UNITS, simulator_missing
+from tests.conftest import require
+
+
+def _need_cxx() -> None:
+    from sim.csim import ap_types_dir, find_cxx
+
+    require(find_cxx() is not None, "g++")
+    require(ap_types_dir() is not None, "ap_types headers (pip install --no-deps hls4ml)")
+
+
+def _run_csim(tmp_path: Path) -> tuple[int, dict]:
+    out = tmp_path / "csim" / "results.json"
+    argv = ["--preset", "tiny", "--numerics", "edgemoe", "--tasks", "semseg", "--out", str(out)]
+    code = run_csim.main(argv)
+    return code, json.loads(out.read_text())
+
+
+def test_run_csim_tiny_is_bit_exact(tmp_path: Path) -> None:
+    _need_cxx()
+    code, data = _run_csim(tmp_path)
+    assert code == 0 and data["bit_exact"] is True
+    (row,) = data["results"]
+    assert (row["preset"], row["numerics"], row["task"]) == ("tiny", "edgemoe", "semseg")
+    assert row["values"] > 0 and row["differing"] == 0
+
+
+def test_run_csim_reports_a_difference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One output word of the C simulation off by one LSB: exit status 1, bit_exact false."""
+    _need_cxx()
+    from sim.csim import CSim
+
+    real_run = CSim.run
+
+    def off_by_one(self: CSim, *args: object, **kwargs: object) -> np.ndarray:
+        raw = np.array(real_run(self, *args, **kwargs), copy=True)
+        raw.flat[0] += 1
+        return raw
+
+    monkeypatch.setattr(CSim, "run", off_by_one)
+    code, data = _run_csim(tmp_path)
+    assert code == 1 and data["bit_exact"] is False
+    assert data["results"][0]["differing"] == 1
+
+
+# ------------------------------------------------------------------- rtl_report
+def _row(name: str, sim: str, ii: float, latency: int, mismatches: int = 0) -> dict:
+    return {
+        "name": name,
+        "simulator": sim,
+        "vectors": 10,
+        "mismatches": mismatches,
+        "extra_outputs": 0,
+        "ii": ii,
+        "latency": latency,
+        "cycles_per_s": 1000,
+    }
+
+
+def test_markdown_shows_each_simulators_timing() -> None:
+    """Both simulators' II and latency appear (not only the first row's)."""
+    data = {
+        "machine": {"date": "2026-01-01", "cpu": "test"},
+        "rows": [_row("softmax", "icarus", 28.5, 17), _row("softmax", "verilator", 29, 18, 3)],
+    }
+    text = rtl_report.markdown(data)
+    line = next(ln for ln in text.splitlines() if ln.startswith("| softmax |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2] == "28.5 / 29" and cells[4] == "17 / 18" and cells[7] == "0 / 3"
+    only_icarus = rtl_report.markdown({**data, "rows": data["rows"][:1]})
+    assert "28.5 / not run" in only_icarus
+
+
+@pytest.fixture
+def report_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """rtl_report writing into tmp_path (a results file and a docs page)."""
+    doc, results = tmp_path / "HARDWARE.md", tmp_path / "results.json"
+    doc.write_text("# Hardware\n\n<!-- BEGIN rtl-timing -->\nold\n<!-- END rtl-timing -->\n")
+    monkeypatch.setattr(rtl_report, "DOC", doc)
+    monkeypatch.setattr(rtl_report, "RESULTS", results)
+    return doc, results
+
+
+@pytest.mark.rtl
+def test_rtl_report_updates_docs_after_a_passing_run(report_paths: tuple[Path, Path]) -> None:
+    require(simulator_missing("icarus") is None, "RTL simulator icarus")
+    doc, results = report_paths
+    argv = ["--units", "exp", "topk_k1", "--sims", "icarus", "--vectors", "120"]
+    assert rtl_report.main(argv) == 0
+    data = json.loads(results.read_text())
+    assert [r["name"] for r in data["rows"]] == ["exp", "topk_k1"] and not data["failures"]
+    text = doc.read_text()
+    assert "\nold\n" not in text and "| exp | `exp_unit` | 1 / not run |" in text
+
+
+@pytest.mark.rtl
+def test_rtl_report_keeps_docs_after_a_failed_run(
+    report_paths: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit whose measured latency is not the expected one fails the run: exit
+    status 1, the failure in the results file, the docs untouched."""
+    import dataclasses
+
+    require(simulator_missing("icarus") is None, "RTL simulator icarus")
+    doc, results = report_paths
+    before = doc.read_text()
+    wrong = dataclasses.replace(UNITS["exp"], latency=UNITS["exp"].latency + 1)
+    monkeypatch.setitem(UNITS, "exp", wrong)
+    assert rtl_report.main(["--units", "exp", "--sims", "icarus", "--vectors", "120"]) == 1
+    assert doc.read_text() == before
+    (failure,) = json.loads(results.read_text())["failures"]
+    assert "latency 4 (expected 5)" in failure
