@@ -103,11 +103,11 @@ def _ap_types_hash(hdr: Path) -> str:
     return _HEADER_HASH[hdr]
 
 
-def _common_key(cxx: str, hdr: Path, config_header: str) -> str:
+def _common_key(cxx: str, hdr: Path, config_header: str, flags: list[str]) -> str:
     """Hash of everything every translation unit depends on."""
     h = hashlib.sha256()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    for blob in (version, " ".join(CXXFLAGS), _ap_types_hash(hdr), config_header):
+    for blob in (version, " ".join(flags), _ap_types_hash(hdr), config_header):
         h.update(blob.encode())
     for p in sorted(HLS.joinpath("include").glob("*.h")):
         h.update(p.name.encode() + p.read_bytes())
@@ -121,27 +121,31 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:20]
 
 
-def _compile(cxx: str, hdr: Path, inc: Path, src: Path, obj: Path) -> None:
+def _compile(cxx: str, flags: list[str], hdr: Path, inc: Path, src: Path, obj: Path) -> None:
     if obj.is_file():
         return
     tmp = obj.with_name(obj.name + f".tmp{os.getpid()}.o")
-    cmd = [cxx, *CXXFLAGS, "-isystem", str(hdr), "-I", str(HLS / "include"), "-I", str(inc)]
+    cmd = [cxx, *flags, "-isystem", str(hdr), "-I", str(HLS / "include"), "-I", str(inc)]
     proc = subprocess.run([*cmd, "-c", str(src), "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise CSimError(f"g++ failed on {src.name}:\n{proc.stderr[-6000:]}")
     os.replace(tmp, obj)
 
 
-def build(config_header: str, *, testbench: bool = False) -> Path:
+def build(config_header: str, *, testbench: bool = False, exact_types: bool = False) -> Path:
     """Compile the engine for one generated header; return the shared library
     (or the testbench executable ``tb_main``).
 
     Each translation unit is cached as an object keyed by its source and every
     header, the generated header, flags and compiler; the library and the
     testbench share the kernel objects. At most ``JOBS`` compiles run at once.
+    ``exact_types`` builds with the synthesis datapath types (``EDGEMOE_EXACT_TYPES``:
+    ap_int adder trees instead of native integers), slower but type for type what
+    Vitis synthesises.
     """
     cxx, hdr = _toolchain()
-    common = _common_key(cxx, hdr, config_header)
+    flags = CXXFLAGS + (["-DEDGEMOE_EXACT_TYPES"] if exact_types else [])
+    common = _common_key(cxx, hdr, config_header, flags)
     inc = CACHE / "include" / common[:20]
     inc.mkdir(parents=True, exist_ok=True)
     cfg = inc / "edgemoe_config.h"
@@ -160,7 +164,7 @@ def build(config_header: str, *, testbench: bool = False) -> Path:
     if target.is_file():
         return target
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        list(pool.map(lambda so: _compile(cxx, hdr, inc, *so), zip(sources, objs)))
+        list(pool.map(lambda so: _compile(cxx, flags, hdr, inc, *so), zip(sources, objs)))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_target = target.with_name(target.name + f".tmp{os.getpid()}")
     link = [cxx, *(["-shared"] if not testbench else []), *map(str, objs), "-o", str(tmp_target)]
@@ -241,7 +245,7 @@ def _fmt_word(fmt: FixedFormat | str) -> int:
 class CSim:
     """The HLS engine of one export, compiled with g++ and driven through ctypes."""
 
-    def __init__(self, export_dir: str | Path) -> None:
+    def __init__(self, export_dir: str | Path, *, exact_types: bool = False) -> None:
         self.export_dir = Path(export_dir)
         self.manifest: dict[str, Any] = json.loads((self.export_dir / "manifest.json").read_text())
         self.params = np.fromfile(self.export_dir / "params.bin", dtype=np.uint8)
@@ -251,7 +255,7 @@ class CSim:
         self.tasks: list[str] = list(self.manifest["config"]["tasks"])
         self.ports = int(self.manifest["design"]["weight_ports"])
         header = (self.export_dir / "edgemoe_config.h").read_text()
-        self.library = build(header)
+        self.library = build(header, exact_types=exact_types)
         self.lib = _load(self.library)
         if self.lib.em_act_w() != self.act_w or self.lib.em_weight_ports() != self.ports:
             raise CSimError("library built for another activation width or weight port count")

@@ -511,3 +511,80 @@ def test_cpp_testbench_passes_and_detects_a_wrong_bit(tiny, tmp_path):
     raw.tofile(f)
     fail = subprocess.run([str(exe), str(bad)], capture_output=True, text=True, timeout=120)
     assert fail.returncode == 1 and "1 differ" in fail.stdout
+
+
+# ------------------------------------------------ issue 12: coverage that can fail
+def test_five_tasks_top4_every_task_slot(tmp_path):
+    """Task slots 2-4 of the per-task descriptors (router 'multi') and top-4 routing."""
+    _toolchain()
+    tasks = ["semseg", "human_parts", "sal", "normals", "edge"]
+    for numerics in ("edgemoe", "hw16"):
+        case = Case(tmp_path, "tiny", numerics, seed=13, tasks=tasks, num_experts=8, top_k=4)
+        for task in range(5):
+            ref = case.golden(task).raw[0]
+            assert mismatches(case.sim.run(case.x[0], task), ref) == 0, (numerics, task)
+
+
+def _overflowed(res) -> int:
+    return sum(v["overflow"] for v in res.overflow.values())
+
+
+@pytest.mark.parametrize("numerics", ["hw16", "edgemoe"])
+def test_saturation_and_wrap_stay_bit_exact(tmp_path, numerics):
+    """Inputs far hotter than calibration (hw16 saturates) and scaled weights (edgemoe
+    wraps); the overflow counters must be non-zero so this cannot pass vacuously."""
+    _toolchain()
+    case = Case(tmp_path, "tiny", numerics, seed=17)
+    with torch.no_grad():
+        for name, p in case.model.named_parameters():
+            if name.startswith("backbone.") and p.dim() >= 2 and numerics == "edgemoe":
+                p.mul_(6.0)  # weights that overflow ap_fixed<16,2> and wrap the activations
+    if numerics == "edgemoe":
+        case.dir = export_hls(case.model, numerics, tmp_path / "scaled", golden_image=None)
+        from sim.csim import CSim
+
+        case.sim = CSim(case.dir)
+    hot = case.x * 12.0
+    for task in range(case.model.cfg.num_tasks):
+        res = backbone_forward(case.model, hot, task, numerics)
+        assert _overflowed(res) > 0, "no overflow: the test would be vacuous"
+        assert mismatches(case.sim.run(hot[0], task), res.raw[0]) == 0, task
+
+
+def test_hw8_packed_forward_and_exact_types_build(tmp_path):
+    """hw8 runs the MAC array in packed mode with 8-bit weight words; the build with
+    the synthesis types (EDGEMOE_EXACT_TYPES: ap_int adder trees) gives the same bits."""
+    _toolchain()
+    from sim.csim import CSim
+
+    model = build_model("tiny", seed=19)
+    randomize(model, 19)
+    x = image(model.cfg, 20)
+    calibrate(model, torch.cat([x, image(model.cfg, 21)]), "hw8")
+    out = export_hls(model, "hw8", tmp_path / "hw8")
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert manifest["formats"]["blocks.0.attn.q.w"].startswith("ap_fixed<8,")
+    fast, exact = CSim(out), CSim(out, exact_types=True)
+    assert fast.library != exact.library
+    for task in range(model.cfg.num_tasks):
+        ref = backbone_forward(model, x, task, "hw8").raw[0]
+        assert mismatches(fast.run(x[0], task), ref) == 0
+        assert mismatches(exact.run(x[0], task), ref) == 0
+
+
+@pytest.mark.parametrize("numerics", ["edgemoe", "hw16"])
+def test_synthesis_build_compiles_warning_free(tiny, numerics):
+    """The kernel as Vitis compiles it: -std=c++14, no trace define, the synthesis
+    datapath types, every warning an error (HLS pragmas and loop labels allowed)."""
+    from sim.csim import HLS, KERNEL_SOURCES, ap_types_dir, find_cxx
+
+    hdr = tiny[numerics].dir
+    for src in KERNEL_SOURCES:
+        proc = subprocess.run(
+            [find_cxx(), "-std=c++14", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas",
+             "-Wno-unused-label", "-DEDGEMOE_EXACT_TYPES", "-fsyntax-only", "-isystem",
+             str(ap_types_dir()), "-I", str(HLS / "include"), "-I", str(hdr),
+             str(HLS / "src" / src)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]

@@ -173,8 +173,8 @@ void linear_jobs(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJo
 void linear_unit(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const LinearJob& job,
                  const act_t* tail, const Tables& T);
 void fill_first_tile(const Chip& c, const LinearJob& j, const Tables& T, Chip& out);
-void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c,
-                 const Model& m, int row0, int rows, const Tables& T);
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c, const Model& m,
+                 int row0, int rows, const Tables& T);
 void layernorm_rows(const word_t* params, Chip& c, const Model& m, const Block& b, int which,
                     int x_frac, int rows, const Tables& T);
 void layernorm_rows_io(const word_t* params, const word_t* io, Chip& c, const Model& m,
@@ -185,8 +185,8 @@ void dense_mlp(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, 
                int x_frac, int row0, int rows, const Tables& T, int block);
 void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
                int x_frac, int task, int row0, int rows, const Tables& T, int block);
-void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,
-               int i, int task, int x_frac, const Tables& T);
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m, int i,
+               int task, int x_frac, const Tables& T);
 
 // Residual stream of a token block: from io_x / to io_x (T > TB only).
 void load_x(const word_t* io, Chip& c, const Model& m, int row0, int rows);

@@ -55,8 +55,7 @@ inline int64_t interp(const int32_t* table, int64_t frac_value, int frac_bits, i
 // e^d for d <= 0 (d_frac fraction bits) -> SPEC_EXP_OUT_FRAC fraction bits. (exp_fixed)
 inline int64_t exp_fixed(int64_t d, int d_frac, const Tables& T) {
 #pragma HLS INLINE
-  const int64_t t =
-      shift_round(d * T.log2e, d_frac + SPEC_LOG2E_FRAC - SPEC_EXP_IN_FRAC, Q_RND);
+  const int64_t t = shift_round(d * T.log2e, d_frac + SPEC_LOG2E_FRAC - SPEC_EXP_IN_FRAC, Q_RND);
   const int64_t n = t >> SPEC_EXP_IN_FRAC;  // floor, <= 0
   const int64_t f = t - shl(n, SPEC_EXP_IN_FRAC);
   const int64_t y = interp(T.exp2, f, SPEC_EXP_IN_FRAC, SPEC_EXP_TABLE_BITS);
@@ -195,8 +194,8 @@ typedef ap_int<80> ln_wide_t;
 // z = (D*x - Tx) * rsqrt(V) requantised once; y = z * gamma + beta requantised once.
 // eps is the descriptor's raw epsilon for this input format.
 inline void layernorm_row(const act_t* x, int D, int x_frac, const wgt_t* gamma, int g_frac,
-                          const wgt_t* beta, int b_frac, int64_t eps, const Fmt& zf,
-                          const Fmt& out, const Tables& T, act_t* y) {
+                          const wgt_t* beta, int b_frac, int64_t eps, const Fmt& zf, const Fmt& out,
+                          const Tables& T, act_t* y) {
   // Fraction bits dropped before squaring.
   const int a = x_frac > SPEC_LN_SQ_FRAC ? x_frac - SPEC_LN_SQ_FRAC : 0;
   const int fq = x_frac - a;

@@ -41,24 +41,28 @@ typedef act_t mw_t;
 typedef ap_int<ACC_W> acc_t;
 typedef ap_int<2 * EDGEMOE_ACT_W + 1> prod_t;  // one x * w product
 // A sum of TI products (one DSP column's adder tree). Synthesis uses the exact
-// width; C simulation a native integer at least as wide (the same values, as
-// the static_assert proves: TI products of these widths cannot exceed it), so
-// that the simulation runs at native speed.
+// width; C simulation by default a native integer at least as wide (the same
+// values, as the static_assert proves: TI products of these widths cannot exceed
+// it), so that it runs at native speed. EDGEMOE_EXACT_TYPES selects the
+// synthesis types under g++ too (tests compare both builds).
 #define DOT_W (2 * EDGEMOE_ACT_W + 1 + 5)
-#ifdef __SYNTHESIS__
+#if defined(__SYNTHESIS__) || defined(EDGEMOE_EXACT_TYPES)
 typedef ap_int<DOT_W> dot_t;
+#define EDGEMOE_NATIVE_DOT 0
 #elif EDGEMOE_ACT_W == 16
 typedef int64_t dot_t;
+#define EDGEMOE_NATIVE_DOT 1
 static_assert(DOT_W <= 64, "dot_t must hold a sum of TI products");
 #else
 typedef __int128 dot_t;
+#define EDGEMOE_NATIVE_DOT 1
 static_assert(DOT_W <= 128, "dot_t must hold a sum of TI products");
 #endif
 
 // A dot-product sum as an accumulator value (ap_int has no __int128 constructor).
 inline acc_t dot_to_acc(dot_t v) {
 #pragma HLS INLINE
-#if !defined(__SYNTHESIS__) && EDGEMOE_ACT_W != 16
+#if EDGEMOE_NATIVE_DOT && EDGEMOE_ACT_W != 16
   acc_t hi = (acc_t)(int64_t)(v >> 64);
   hi <<= 64;
   return hi + (acc_t)(uint64_t)v;

@@ -26,8 +26,8 @@ static LinearJob ddr_job(int rows, int x_source, int in_features, const Fmt& x_f
 
 // A block's linear layer (weights / bias / output formats by descriptor field).
 static LinearJob block_job(const Block& b, int rows, int x_source, int in_features, int x_fmt,
-                           int w_off, int w_fmt, int b_off, int b_fmt, int out_features,
-                           int y_sink, int y_fmt) {
+                           int w_off, int w_fmt, int b_off, int b_fmt, int out_features, int y_sink,
+                           int y_fmt) {
   return ddr_job(rows, x_source, in_features, b.fmt(x_fmt), b.off(w_off), out_features,
                  b.fmt(w_fmt), b.off(b_off), b.fmt(b_fmt), y_sink, b.fmt(y_fmt));
 }
@@ -35,8 +35,8 @@ static LinearJob block_job(const Block& b, int rows, int x_source, int in_featur
 // ------------------------------------------------------------ patch embedding
 // Tokens [row0, row0 + rows) of the residual stream: patches x W^T + bias + pos,
 // requantised once; token 0 is cls + pos[0] (aligned to the finer format, exact).
-void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c,
-                 const Model& m, int row0, int rows, const Tables& T) {
+void patch_embed(const word_t* params, EDGEMOE_WGT_DECL, const word_t* io, Chip& c, const Model& m,
+                 int row0, int rows, const Tables& T) {
   const int img_row = act_beats(m.img_w);
   const int first = row0 == 0 ? 1 : 0;  // block row of the first patch token
 pe_gather:
@@ -63,8 +63,8 @@ pe_gather:
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
       read_act(params, m.off_pos + (uint32_t)((row0 + r) * stride), m.dim, c.x[r]);
     }
-    LinearJob j = ddr_job(rows - first, XS_U, m.patch_in, m.input, m.off_patch_w, m.dim,
-                          m.patch_w, m.off_patch_b, m.patch_b, YS_X, m.embed);
+    LinearJob j = ddr_job(rows - first, XS_U, m.patch_in, m.input, m.off_patch_w, m.dim, m.patch_w,
+                          m.off_patch_b, m.patch_b, YS_X, m.embed);
     j.x_row0 = first;
     j.y_row0 = first;
     j.residual = RES_X;
@@ -119,9 +119,8 @@ ln_io_rows:
   for (int r = 0; r < rows; r++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = TB
     read_act(io, m.io_x + (uint32_t)((row0 + r) * stride), m.dim, row);
-    layernorm_row(row, m.dim, x_frac, gamma, b.fmt(BD_FMT_NORM1_W).f, beta,
-                  b.fmt(BD_FMT_NORM1_B).f, b.w[BD_EPS1], b.fmt(BD_FMT_NORM1_Z),
-                  b.fmt(BD_FMT_NORM1), T, c.h[r]);
+    layernorm_row(row, m.dim, x_frac, gamma, b.fmt(BD_FMT_NORM1_W).f, beta, b.fmt(BD_FMT_NORM1_B).f,
+                  b.w[BD_EPS1], b.fmt(BD_FMT_NORM1_Z), b.fmt(BD_FMT_NORM1), T, c.h[r]);
   }
 }
 
@@ -225,6 +224,7 @@ moe_place:
 
 void moe_layer(const word_t* params, EDGEMOE_WGT_DECL, Chip& c, const Model& m, const Block& b,
                int x_frac, int task, int row0, int rows, const Tables& T, int block) {
+  (void)block;  // traced in C simulation only
   const int gate = m.router == ROUTER_MULTI ? task : 0;
   // Router logits through the linear unit (no bias); router 'task' appends the
   // task feature to every token.
@@ -321,8 +321,8 @@ moe_combine:
 // the main phase descends (block b + 1 stores while LayerNorm 1 of block b streams
 // from io_x, and block b loads while its queries compute), and the next K/V phase
 // starts from block 0, which is still in x. On entry x holds block 0 (not stored).
-void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m,
-               int i, int task, int x_frac, const Tables& T) {
+void run_block(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, Chip& c, const Model& m, int i,
+               int task, int x_frac, const Tables& T) {
   Block b;
   load_block(params, m, i, b);
   const int nb = m.token_blocks;
@@ -356,8 +356,8 @@ main_blocks:
       store_x(io, c, m, row0 + TB, imin(TB, m.tokens - row0 - TB));
       layernorm_rows_io(params, io, c, m, b, x_frac, row0, rows, T);
     }
-    LinearJob qj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_Q_W, BD_FMT_Q_W,
-                             BD_OFF_Q_B, BD_FMT_Q_B, m.dim, YS_Q, BD_FMT_Q);
+    LinearJob qj = block_job(b, rows, XS_H, m.dim, BD_FMT_NORM1, BD_OFF_Q_W, BD_FMT_Q_W, BD_OFF_Q_B,
+                             BD_FMT_Q_B, m.dim, YS_Q, BD_FMT_Q);
     linear_unit(params, EDGEMOE_WGT_ARGS, c, qj, 0, T);
     if (streamed) load_x(io, c, m, row0, rows);  // under the queries' job (reads h)
     EM_TRACE_ROWS(TR_Q, i, 0, row0, c.q, rows, m.dim);

@@ -88,8 +88,7 @@ static JobShape job_shape(const LinearJob& j) {
 
 // ------------------------------------------------------------ weight streamer
 // Port p carries rows [p * per, (p + 1) * per) of every tile, one burst per row range.
-static void stream_port(const word_t* wgt, const LinearJob* jobs, int n, int p,
-                        fifo<word_t>& out) {
+static void stream_port(const word_t* wgt, const LinearJob* jobs, int n, int p, fifo<word_t>& out) {
 ws_jobs:
   for (int q = 0; q < n; q++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * MAX_EXPERTS
@@ -117,8 +116,7 @@ ws_jobs:
 }
 
 // Every job's bias as 16-bit words, eight per beat.
-static void stream_biases(const word_t* params, const LinearJob* jobs, int n,
-                          fifo<word_t>& out) {
+static void stream_biases(const word_t* params, const LinearJob* jobs, int n, fifo<word_t>& out) {
 bias_jobs:
   for (int q = 0; q < n; q++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 2 * MAX_EXPERTS
@@ -135,8 +133,8 @@ bias_jobs:
 // ----------------------------------------------------------------- tile fill
 // Tile t of w into wt (TOe rows x kpad): DDR beats from the port FIFOs, queries of
 // the head, or probabilities of the query block computed by the probability lanes.
-static void fill_tile(const Chip& c, const LinearJob& j, const JobShape& s, int t,
-                      fifo<word_t>* ws, const Tables& T, mw_t wt[2 * TO][LU_MAX_IN_PAD]) {
+static void fill_tile(const Chip& c, const LinearJob& j, const JobShape& s, int t, fifo<word_t>* ws,
+                      const Tables& T, mw_t wt[2 * TO][LU_MAX_IN_PAD]) {
   const int n0 = t * s.toe, kt = j.in_features + j.in_tail;
   if (j.w_source == WS_DDR) {
     const bool narrow = j.w_fmt.w <= 8;
@@ -214,8 +212,8 @@ x_fetch:
 // ----------------------------------------------------------------- MAC array
 // K/TI cycles of the array on one row group and one output tile: DSP column d
 // accumulates outputs d (and d + TO in packed mode) of R rows.
-static void mac_group(const mx_t x[R][LU_MAX_IN_PAD], const mw_t w[2 * TO][LU_MAX_IN_PAD],
-                      int kpad, bool packed, acc_t acc[R][2 * TO]) {
+static void mac_group(const mx_t x[R][LU_MAX_IN_PAD], const mw_t w[2 * TO][LU_MAX_IN_PAD], int kpad,
+                      bool packed, acc_t acc[R][2 * TO]) {
   for (int r = 0; r < R; r++)
     for (int o = 0; o < 2 * TO; o++) acc[r][o] = 0;
 lu_mac:

@@ -109,8 +109,8 @@ int check_model(const Model& m) {
       !region_ok(m.off_pos, m.tokens * act_beats(m.dim), m.params_beats) ||
       !region_ok(m.off_cls, act_beats(m.dim), m.params_beats))
     return STATUS_BAD_LAYOUT;
-  const int lens[6] = {TABLE_EXP2_LEN, TABLE_RECIP_LEN, TABLE_RSQRT_EVEN_LEN,
-                       TABLE_RSQRT_ODD_LEN, TABLE_GELU_LEN, 1};
+  const int lens[6] = {TABLE_EXP2_LEN,      TABLE_RECIP_LEN, TABLE_RSQRT_EVEN_LEN,
+                       TABLE_RSQRT_ODD_LEN, TABLE_GELU_LEN,  1};
   for (int i = 0; i < 6; i++) {
     if (!region_ok(m.off_tables[i], (lens[i] + 3) / 4, m.params_beats)) return STATUS_BAD_LAYOUT;
   }
@@ -134,8 +134,8 @@ static bool linear_ok(const Block& b, int x_frac, int w, int bias, int y, int re
 // Formats of a block (input x_in) present, storable and alignable; weights inside params.
 int check_block(const Model& m, const Block& b, const Fmt& x_in) {
   if (b.w[BD_MOE] > 1) return STATUS_INCONSISTENT;
-  const int acts[] = {BD_FMT_NORM1_Z, BD_FMT_NORM1, BD_FMT_Q, BD_FMT_K, BD_FMT_V, BD_FMT_SCORE,
-                      BD_FMT_ATTN, BD_FMT_NORM2_Z, BD_FMT_NORM2};
+  const int acts[] = {BD_FMT_NORM1_Z, BD_FMT_NORM1, BD_FMT_Q,       BD_FMT_K,    BD_FMT_V,
+                      BD_FMT_SCORE,   BD_FMT_ATTN,  BD_FMT_NORM2_Z, BD_FMT_NORM2};
   for (unsigned k = 0; k < sizeof(acts) / sizeof(acts[0]); k++)
     if (!fmt_present(b.w[acts[k]]) || !act_fmt_ok(b.fmt(acts[k]))) return STATUS_BAD_FORMAT;
   const int norms[] = {BD_FMT_NORM1_W, BD_FMT_NORM1_B, BD_FMT_NORM2_W, BD_FMT_NORM2_B};
@@ -199,8 +199,7 @@ int check_block(const Model& m, const Block& b, const Fmt& x_in) {
         !region_ok(b.off(BD_OFF_H4TOH_B), m.experts * dw, lim))
       return STATUS_BAD_LAYOUT;
   } else {
-    if (!fmt_present(b.w[BD_FMT_GELU]) || !act_fmt_ok(b.fmt(BD_FMT_GELU)))
-      return STATUS_BAD_FORMAT;
+    if (!fmt_present(b.w[BD_FMT_GELU]) || !act_fmt_ok(b.fmt(BD_FMT_GELU))) return STATUS_BAD_FORMAT;
     if (!linear_ok(b, h2, BD_FMT_FC1_W, BD_FMT_FC1_B, BD_FMT_FC1, none) ||
         !linear_ok(b, b.fmt(BD_FMT_GELU).f, BD_FMT_FC2_W, BD_FMT_FC2_B, BD_FMT_FC2, x2))
       return STATUS_BAD_FORMAT;
@@ -272,11 +271,11 @@ x_store_rows:
 // ----------------------------------------------------------------------- top
 void edgemoe_top(const word_t* params, EDGEMOE_WGT_DECL, word_t* io, uint32_t task,
                  uint32_t* status) {
-#pragma HLS INTERFACE mode = m_axi port = params bundle = gmem_io offset = slave \
-    depth = PARAMS_DEPTH max_read_burst_length = 64 num_read_outstanding = 16 latency = 64
-#pragma HLS INTERFACE mode = m_axi port = io bundle = gmem_io offset = slave depth = IO_DEPTH \
-    max_read_burst_length = 64 max_write_burst_length = 64 num_read_outstanding = 16 \
-    num_write_outstanding = 16 latency = 64
+#pragma HLS INTERFACE mode = m_axi port = params bundle = gmem_io offset = slave depth = \
+    PARAMS_DEPTH max_read_burst_length = 64 num_read_outstanding = 16 latency = 64
+#pragma HLS INTERFACE mode = m_axi port = io bundle = gmem_io offset = slave depth =       \
+    IO_DEPTH max_read_burst_length = 64 max_write_burst_length = 64 num_read_outstanding = \
+        16 num_write_outstanding = 16 latency = 64
   EDGEMOE_WGT_INTERFACE
 #pragma HLS INTERFACE mode = s_axilite port = params bundle = control
 #pragma HLS INTERFACE mode = s_axilite port = io bundle = control

@@ -228,8 +228,8 @@ int em_layernorm(const int64_t* x, int rows, int d, int x_frac, const int64_t* g
   }
   for (int r = 0; r < rows; r++) {
     for (int i = 0; i < d; i++) xr[i] = (act_t)x[(size_t)r * d + i];
-    layernorm_row(xr.data(), d, x_frac, g.data(), g_frac, b.data(), b_frac, eps,
-                  decode_fmt(zfmt), decode_fmt(ofmt), g_tables, yr.data());
+    layernorm_row(xr.data(), d, x_frac, g.data(), g_frac, b.data(), b_frac, eps, decode_fmt(zfmt),
+                  decode_fmt(ofmt), g_tables, yr.data());
     for (int i = 0; i < d; i++) out[(size_t)r * d + i] = yr[i];
   }
   return STATUS_OK;
@@ -247,8 +247,8 @@ void em_topk(const int64_t* logits, int rows, int n, int k, int64_t* idx) {
 // chunks of TB (x in the u buffer, residual and output in the x buffer), weights
 // packed (8-bit words when their format is at most 8 bits wide) in a scratch image.
 int em_linear(const int64_t* x, int rows, int K, uint32_t xfmt, const int64_t* w, int N,
-              uint32_t wfmt, const int64_t* bias, uint32_t bfmt, const int64_t* res,
-              uint32_t rfmt, uint32_t yfmt, int gelu, uint32_t gfmt, int64_t* out) {
+              uint32_t wfmt, const int64_t* bias, uint32_t bfmt, const int64_t* res, uint32_t rfmt,
+              uint32_t yfmt, int gelu, uint32_t gfmt, int64_t* out) {
   if (K > MAX_K || N > MAX_DIM || K > U_COLS) return STATUS_OVER_MAXIMA;
   const Fmt wf = decode_fmt(wfmt);
   const int bits = wf.w <= 8 ? 8 : 16, per = 128 / bits;

@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
       for (int d = 0; d < D; d++) {
         if ((int64_t)row[d] != expected[(size_t)t * D + d]) {
           if (task_bad < 5)
-            std::printf("  task %d token %d dim %d: got %lld expected %lld\n", tasks[k].first, t,
-                        d, (long long)row[d], (long long)expected[(size_t)t * D + d]);
+            std::printf("  task %d token %d dim %d: got %lld expected %lld\n", tasks[k].first, t, d,
+                        (long long)row[d], (long long)expected[(size_t)t * D + d]);
           task_bad++;
         }
       }

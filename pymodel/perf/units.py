@@ -14,19 +14,20 @@ import math
 from dataclasses import dataclass, field
 
 from ..export.design import Design
+from ..numerics.rtl_export import CORE_LATENCY
 from .ddr import Ddr
 
-#: Pipeline depths (cycles). Where an RTL unit exists its measured latency is
-#: used (docs/HARDWARE.md, "initiation interval and latency"): the MAC tile 4,
-#: exp 4, reciprocal 4, rsqrt 4, GELU 3, LayerNorm row: II = D + 3 and 12 cycles
-#: from the last input to the first output.
+#: Pipeline depths (cycles). The arithmetic cores' latencies are the RTL units'
+#: (pymodel.numerics.rtl_export.CORE_LATENCY, asserted by their testbenches); the
+#: LayerNorm row unit's measured II is D + 3 with 12 cycles from its last input to
+#: its first output (docs/HARDWARE.md, the RTL timing table).
 DEPTH = {
-    "mac": 4,
+    "mac": CORE_LATENCY["mac"],
+    "exp": CORE_LATENCY["exp"],
+    "recip": CORE_LATENCY["recip"],
+    "gelu": CORE_LATENCY["gelu"],
     "fetch": 2,  # on-chip buffer read into the row-group register
-    "epilogue": 2,  # requantisation (+ GELU adds its own)
-    "gelu": 3,
-    "exp": 4,
-    "recip": 4,
+    "epilogue": 2,  # requantisation of an exact sum
     "ln_extra": 3,  # LayerNorm row II beyond its element passes
     "ln_latency": 12,
     "region": 8,  # dataflow region start and done handshakes
