@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PRESET ?= edgemoe-t
 TASK ?=
+DEVICE ?= cpu
 
 .PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
 
@@ -17,6 +18,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
+	@echo "             DEVICE=$(DEVICE) (cpu, cuda), EXPORT=DIR, RESULTS=\"FILE ...\" (make baseline, report)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
@@ -26,7 +28,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
-	$(VENV)/bin/pip install -q -e '.[onnx,dev]'
+	# nvidia-ml-py: NVML for the GPU baseline's energy (imports without a GPU)
+	$(VENV)/bin/pip install -q -e '.[onnx,dev,gpu]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
 	touch $(STAMP)
@@ -57,6 +60,7 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
 	$(PY) -m pymodel.docs
 	$(PY) -m pymodel.numerics.report
+	$(PY) -m pymodel.results
 
 NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
@@ -70,10 +74,10 @@ hls: setup ## Vitis HLS csim/csynth/cosim/export for PRESET (STAGES="csim csynth
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
 bitstream: ## Vivado ZCU104 bitstream (not built yet)
 	$(NOT_BUILT)
-baseline: ## GPU/CPU latency and energy baseline (not built yet)
-	$(NOT_BUILT)
-report: ## comparison report from result files (not built yet)
-	$(NOT_BUILT)
+baseline: setup ## latency + energy of PRESET in float on DEVICE=cpu|cuda (RAPL/NVML) into build/baseline/
+	$(VENV)/bin/edgemoe baseline --device $(DEVICE) $(if $(EXPORT),--export $(EXPORT),--preset $(PRESET)) $(if $(TASK),--task $(TASK)) --json build/baseline/$(DEVICE)-$(if $(EXPORT),$(notdir $(EXPORT)),$(PRESET)).json
+report: setup ## comparison report (markdown + plots) from every result file under build/ into build/report/
+	$(VENV)/bin/edgemoe report $(or $(RESULTS),--scan build) --out build/report
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build
