@@ -37,6 +37,7 @@ torch is imported inside the functions: ``import host`` stays torch-free.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -521,6 +522,7 @@ def run_baseline(
         raise ValueError(f"batch sizes must be >= 1, got {list(batches)}")
     if device == "cuda":
         check_cuda()
+    load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     cfg = model.cfg
     task_name = cfg.tasks[cfg.task_index(task if task is not None else 0)]
     tdt = _torch_dtype(dtype)
@@ -602,6 +604,7 @@ def run_baseline(
         "seconds_per_window": seconds,
         "params": sum(p.numel() for p in model.parameters()),
         "energy_meter": meter_info,
+        "loadavg_before": load_before,  # 1/5/15-min load when it started: others' work shows
         "runs": runs,
     }
 

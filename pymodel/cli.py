@@ -300,6 +300,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         files += found
         if skipped:
             print(f"skipped {len(skipped)} JSON file(s) under {args.scan} that are not results")
+    files = list({Path(f).resolve(): f for f in files}.values())  # named and scanned: once
     if not files:
         raise ValueError("no result files: name some, or --scan a folder (make report: build/)")
     report = write_report(files, args.out)
