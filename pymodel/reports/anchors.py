@@ -75,7 +75,8 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
         "M3ViT-tiny (3x128x256, 16 experts, top-2)",
         "edgemoe-t",
         59.0,
-        note="board demo, backbone only (no task heads); about 17 frames/s",
+        note="board demo, backbone only (no task heads), about 17 frames/s; the authors' "
+        "analytic estimate: 22-26 ms",
     ),
     *_m3vit("GPU Quadro RTX 8000", "gpu", "ViT-S (dense)", (10.381, 3.062), (7.110, 2.097)),
     *_m3vit("GPU Quadro RTX 8000", "gpu", "MoE-ViT-S", (25.239, 7.446), (27.760, 8.189)),
