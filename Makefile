@@ -57,7 +57,7 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 	$(PY) bench/bench_numerics.py
 	$(PY) bench/bench_csim.py
 
-docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
+docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and the result-file format from the code
 	$(PY) -m pymodel.docs
 	$(PY) -m pymodel.numerics.report
 	$(PY) -m pymodel.results

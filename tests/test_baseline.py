@@ -16,6 +16,8 @@ from host import baseline as bl
 from pymodel.cli import main
 from pymodel.results import read_result
 
+from .conftest import require
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -169,7 +171,11 @@ def test_nvml_absent_or_unsupported_says_why(monkeypatch):
 
 def test_nvml_without_a_driver_says_so():
     """The real nvidia-ml-py on a machine without the NVIDIA driver."""
-    pynvml = pytest.importorskip("pynvml")
+    import importlib.util
+
+    require(importlib.util.find_spec("pynvml") is not None, "nvidia-ml-py (make setup)")
+    import pynvml
+
     if torch.cuda.is_available():
         pytest.skip("this machine has the NVIDIA driver")
     with pytest.raises(bl.EnergyUnavailable, match="libnvidia-ml"):
