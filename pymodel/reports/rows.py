@@ -171,7 +171,10 @@ def _baseline_rows(r: Result) -> list[Row]:
     if cuda:
         platform = f"GPU {m.get('gpu') or 'CUDA'} ({dtype})"
     else:
-        platform = f"CPU {m.get('cpu', '')} ({r.get('threads', m.get('threads'))} threads, {dtype})"
+        n = r.get("threads", m.get("threads"))
+        platform = f"CPU {m.get('cpu', '')} ({n} thread{'' if n == 1 else 's'}, {dtype})"
+    load = r.get("loadavg_before")
+    load_note = f"1-min load {load[0]:.1f} at start" if load else ""
     rows = []
     for run in r.get("runs", []):
         p50, p90, p99 = _lat(run.get("latency"))
@@ -193,7 +196,9 @@ def _baseline_rows(r: Result) -> list[Row]:
                 energy_j=net,
                 total_j=total,
                 idle_w=idle,
-                note="" if run.get("energy") else "energy not measured",
+                note="; ".join(
+                    x for x in ("" if run.get("energy") else "energy not measured", load_note) if x
+                ),
             )
         )
     return rows
