@@ -10,6 +10,7 @@ PRESET ?= edgemoe-t
 TASK ?=
 ENGINE ?= hls
 BOARD ?= zcu104
+DEVICE ?= cpu
 
 .PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run baseline report clean
 
@@ -20,6 +21,7 @@ help: ## list the targets
 	@echo
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
 	@echo "             STAGES (hls: csim csynth cosim export), ENGINE=$(ENGINE) (hls, rtl), BOARD=$(BOARD)"
+	@echo "             DEVICE=$(DEVICE) (cpu, cuda), EXPORT=DIR, RESULTS=\"FILE ...\" (make baseline, report)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
@@ -30,8 +32,9 @@ $(STAMP): pyproject.toml
 	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null && command -v ccache >/dev/null && command -v clang-format >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl ccache clang-format; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2)
-	$(VENV)/bin/pip install -q -e '.[onnx,dev,board]'
+	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2);
+	# nvidia-ml-py: NVML for the GPU baseline's energy (imports without a GPU)
+	$(VENV)/bin/pip install -q -e '.[onnx,dev,board,gpu]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
 	touch $(STAMP)
@@ -63,11 +66,11 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 	$(PY) bench/bench_numerics.py
 	$(PY) bench/bench_csim.py
 
-docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
+docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and the result-file format from the code
 	$(PY) -m pymodel.docs
 	$(PY) -m pymodel.numerics.report
+	$(PY) -m pymodel.results
 
-NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
 	$(PY) -m sim.run_csim --preset $(PRESET) --out build/csim/results.json
 sim: setup ## cocotb RTL simulation of the units on Icarus + Verilator; writes build/sim/results.json
@@ -79,15 +82,20 @@ hls: setup ## Vitis HLS csim/csynth/cosim/export of PRESET, reports in build/hls
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
 bitstream: setup ## ENGINE IP -> Vivado BOARD design -> bitstreams/ .bit .hwh manifest (needs Vitis, Vivado)
 	$(PY) -m sim.bitstream_flow --engine $(ENGINE) --board $(BOARD) --preset $(PRESET)
-EXPORT ?= build/export/$(PRESET)-hw16
 REPEAT ?= 10
+RUN_EXPORT = $(or $(EXPORT),build/export/$(PRESET)-hw16)
 run: setup ## host runtime on EXPORT's golden input (simulated board; BITSTREAM=FILE.bit: ZCU104) -> build/run/result.json
-	@test -f $(EXPORT)/manifest.json || $(VENV)/bin/edgemoe export-hls --preset $(PRESET) --out $(EXPORT) --golden
-	$(VENV)/bin/edgemoe run $(EXPORT) --task $(if $(TASK),$(TASK),semseg) --golden --repeat $(REPEAT) $(if $(BITSTREAM),--bitstream $(BITSTREAM)) --json build/run/result.json
-baseline: ## GPU/CPU latency and energy baseline (not built yet)
-	$(NOT_BUILT)
-report: ## comparison report from result files (not built yet)
-	$(NOT_BUILT)
+	@test -f $(RUN_EXPORT)/manifest.json || $(VENV)/bin/edgemoe export-hls --preset $(PRESET) --out $(RUN_EXPORT) --golden
+	$(VENV)/bin/edgemoe run $(RUN_EXPORT) --task $(if $(TASK),$(TASK),semseg) --golden --repeat $(REPEAT) $(if $(BITSTREAM),--bitstream $(BITSTREAM)) --json build/run/result.json
+baseline: setup ## latency + energy of PRESET in float on DEVICE=cpu|cuda (RAPL/NVML) into build/baseline/
+	$(VENV)/bin/edgemoe baseline --device $(DEVICE) $(if $(EXPORT),--export $(EXPORT),--preset $(PRESET)) $(if $(TASK),--task $(TASK)) --json build/baseline/$(DEVICE)-$(if $(EXPORT),$(notdir $(EXPORT)),$(PRESET)).json
+perf: setup ## MODELLED latency and resources of PRESET (NUMERICS=hw8|hw16|edgemoe) on the default design -> build/perf/
+	$(VENV)/bin/edgemoe perf $(PRESET) --numerics $(or $(NUMERICS),hw8) --json build/perf/$(PRESET)-$(or $(NUMERICS),hw8).json
+	$(VENV)/bin/edgemoe perf $(PRESET) --numerics $(or $(NUMERICS),hw8)
+dse: setup ## design-space exploration for the ZCU104: Pareto front and the pick -> build/dse/
+	$(VENV)/bin/edgemoe dse --out build/dse
+report: setup ## comparison report (markdown + plots) from every result file under build/ into build/report/
+	$(VENV)/bin/edgemoe report $(or $(RESULTS),--scan build) --out build/report
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build

@@ -11,6 +11,7 @@ engine behind a ``pynq.Device``), loads an export and runs frames::
 
 Importing ``host`` needs numpy only (pynq when a backend is opened; never
 torch): a PYNQ image has Python >= 3.8, numpy 1.x and pynq.
+``host.baseline`` is the GPU/CPU latency and energy baseline (imports torch only when run).
 """
 
 from __future__ import annotations

@@ -318,6 +318,78 @@ def cmd_export_hls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source(args: argparse.Namespace) -> str:
+    """The command line that wrote a result file (its envelope's ``source``)."""
+    import shlex
+
+    return "edgemoe " + shlex.join(args.argv)
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        batches = [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--batch expects N or N,M,..., got {text!r}") from None
+    if not batches or min(batches) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return batches
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Latency and energy of the golden model in float on a GPU or the CPU."""
+    from host.baseline import BaselineError, baseline, format_runs
+
+    from .results import write_result
+
+    try:
+        result = baseline(
+            device=args.device,
+            export=args.export,
+            preset=args.preset,
+            checkpoint=args.checkpoint,
+            seed=args.seed,
+            task=args.task,
+            dtype=args.dtype,
+            batches=args.batch,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            idle_seconds=args.idle_seconds,
+            require_energy=not args.no_energy,
+            rapl_root=args.rapl_root,
+            moe_path=args.moe_path,
+            threads=args.threads,
+            source=_source(args),
+        )
+    except BaselineError as exc:
+        print(f"edgemoe baseline: error: {exc}", file=sys.stderr)
+        return 2
+    machine = result["machine"]
+    where = machine.get("gpu") or f"{machine['cpu']}, {result['threads']} threads"
+    print(f"{result['preset']} task {result['task']}, {result['dtype']} on {where}:")
+    print(format_runs(result))
+    if args.json:
+        print(f"wrote {write_result(args.json, result)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The comparison report from result files."""
+    from .reports.comparison import find_results, summary, write_report
+
+    files = list(args.results)
+    if args.scan:
+        found, skipped = find_results(args.scan, exclude=args.out)
+        files += found
+        if skipped:
+            print(f"skipped {len(skipped)} JSON file(s) under {args.scan} that are not results")
+    files = list({Path(f).resolve(): f for f in files}.values())  # named and scanned: once
+    if not files:
+        raise ValueError("no result files: name some, or --scan a folder (make report: build/)")
+    report = write_report(files, args.out)
+    print(summary(files, report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="edgemoe", description="M3ViT / Edge-MoE hardware co-design toolkit"
@@ -491,6 +563,45 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--baselines", action="store_true", help="add trivial baselines")
     q.add_argument("--json", help="write the metrics JSON here")
     q.set_defaults(func=cmd_eval)
+
+    q = sub.add_parser(
+        "baseline", help="latency and energy of the model in float on a GPU (NVML) or CPU (RAPL)"
+    )
+    q.add_argument("--device", required=True, choices=("cuda", "cpu"))
+    what = q.add_mutually_exclusive_group(required=True)
+    what.add_argument("--export", help="an export directory: its model and golden image")
+    what.add_argument("--preset", help=f"preset ({presets}) or a YAML/JSON config file")
+    q.add_argument("--checkpoint", help="weights for --preset (default: random, seeded)")
+    q.add_argument("--seed", type=int, default=0, help="seed of random weights and the image")
+    q.add_argument("--task", help="task name (default: the model's first task)")
+    q.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"))
+    q.add_argument(
+        "--batch", type=_batches, default=[1], help="batch size, or a sweep N,M,... (default 1)"
+    )
+    q.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="timed window per run (default 10; >= 10 for energy)",
+    )
+    q.add_argument("--warmup", type=int, default=10, help="warm-up iterations (default 10)")
+    q.add_argument(
+        "--idle-seconds", type=float, default=5.0, help="idle power window first (default 5)"
+    )
+    q.add_argument("--no-energy", action="store_true", help="on cuda: latency only without NVML")
+    q.add_argument(
+        "--rapl-root", default="/sys/class/powercap", help="where the RAPL zones are (powercap)"
+    )
+    q.add_argument("--moe-path", default="expert", choices=("expert", "token"))
+    q.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    q.add_argument("--json", help="write the result file here")
+    q.set_defaults(func=cmd_baseline)
+
+    q = sub.add_parser("report", help="comparison report (markdown + plots) from result files")
+    q.add_argument("results", nargs="*", help="result JSON files (host runs, baselines, ...)")
+    q.add_argument("--scan", help="also every result file under this folder (e.g. build)")
+    q.add_argument("--out", default="build/report", help="output folder (default build/report)")
+    q.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,19 +1,52 @@
-"""Generated documents: sections of docs/*.md rewritten from result files.
+"""Result files and generated documents.
 
-Each generator owns one marked section, so several benchmarks and reports can
-share a document without editing each other's numbers by hand.
+Result envelope
+---------------
+Every result JSON file that a measurement or a model writes (host runs on the
+board or the simulated board, the GPU/CPU baseline, the performance model,
+RTL-engine cycles) has one envelope, so ``edgemoe report`` can read any mix
+of them and say where each number came from::
+
+    {
+      "kind": "baseline",                 # what it is: a key of KINDS
+      "label": "measured",                # measured | modelled | published
+      "source": "edgemoe baseline --device cpu --preset tiny",   # what wrote it
+      "machine": {"cpu": "...", "gpu": "...", ...},              # where
+      "created": "2026-11-24T10:00:00Z",  # when (UTC, ISO 8601)
+      ...                                 # the kind's payload (KINDS)
+    }
+
+Write one with ``write_result(path, envelope(kind, label, source, **payload))``;
+read one with :func:`read_result`, which refuses a file that is not a result
+(no envelope, unknown kind or label, a required payload key missing) with an
+error naming the file and the problem. ``KINDS`` lists each kind's payload
+keys with their meaning; the keys marked required are checked. ``python -m
+pymodel.results`` renders the table into docs/RESULTS.md. Energy, wherever
+it appears (baseline runs, host runs), is an :func:`energy_record`.
+
+The module imports without torch (a PYNQ board image has numpy only); the
+torch version goes into :func:`machine` when torch is installed.
+
+Generated documents
+-------------------
+:func:`update_section` rewrites one marked section of a docs/*.md file, so
+several benchmarks and reports share a document without editing each
+other's numbers by hand.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import torch
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = (
@@ -21,9 +54,93 @@ HEADER = (
     "do not edit by hand. -->\n"
 )
 
+LABELS = ("measured", "modelled", "published")
+ENVELOPE_KEYS = ("kind", "label", "source", "machine", "created")
+
+
+@dataclass(frozen=True)
+class PayloadKey:
+    """One key of a kind's payload."""
+
+    name: str
+    meaning: str
+    required: bool = False
+
+
+def _keys(*rows: tuple[str, str] | tuple[str, str, bool]) -> tuple[PayloadKey, ...]:
+    return tuple(PayloadKey(*row) for row in rows)
+
+
+ENERGY = "an energy_record (below) or null when not measured"
+LATENCY = "{p50_ms, p90_ms, p99_ms} per frame (mean_ms, min_ms, max_ms may follow)"
+
+# kind -> payload keys. Required keys are what `edgemoe report` cannot do without.
+KINDS: dict[str, tuple[PayloadKey, ...]] = {
+    "host-run": _keys(
+        ("backend", "board (the ZCU104), csim or rtl (the simulated board)", True),
+        ("preset", "model preset or config name", True),
+        ("task", "task name", True),
+        ("latency", LATENCY + ", host to host", True),
+        ("numerics", "numerics preset of the export (hw16, edgemoe)"),
+        ("frames", "frames run"),
+        ("kernel_ms", "accelerator time per frame, start to done (ms)"),
+        ("energy", ENERGY),
+        ("bit_exact", "tokens equal the golden forward's, integer for integer"),
+    ),
+    "baseline": _keys(
+        ("device", "cpu or cuda", True),
+        ("preset", "model preset or config name", True),
+        ("task", "task name", True),
+        (
+            "runs",
+            "[{batch, mode (backbone | full), iterations, frames, seconds, "
+            "latency, throughput_fps, energy}]",
+            True,
+        ),
+        ("dtype", "fp32, fp16 or bf16"),
+        ("model", "{source (export | preset | checkpoint), export, checkpoint, seed, params}"),
+        ("image", "{source, verified}: which input image, and whether it is the export's"),
+        ("energy_meter", "{kind (nvml | rapl | null), available, reason, zones, idle}"),
+    ),
+    "perf-model": _keys(
+        ("latency_ms", "modelled latency per frame (ms)", True),
+        ("clock_mhz", "clock the cycles are converted at", True),
+        ("preset", "model preset (pairs the file with RTL-engine cycles and baselines)"),
+        ("board", "target board (zcu104, zcu102, kv260)"),
+        ("fits", "whether the design fits the board"),
+        ("resources", "{dsp, bram36, uram, lut}"),
+        ("bounds", "{compute_ms, weights_ms}: compute and weight-streaming lower bounds"),
+        ("layers", "[{name, cycles}] per layer"),
+    ),
+    "rtl-engine": _keys(
+        ("cycles", "cycles of one frame, ap_start to ap_done", True),
+        ("clock_mhz", "clock the cycles are converted at", True),
+        ("preset", "model preset"),
+        ("task", "task name"),
+        ("cycles_per_layer", "{layer name: cycles}"),
+        ("ms", "cycles / clock (ms)"),
+    ),
+}
+
+ENERGY_KEYS = _keys(
+    ("meter", "what measured it: nvml, rapl, pmbus", True),
+    ("joules", "energy over the run window, idle included (J)", True),
+    ("seconds", "length of the run window (s)", True),
+    ("frames", "frames in the window", True),
+    ("idle_w", "idle power measured before the run (W)", True),
+    ("avg_w", "joules / seconds (W)", True),
+    ("net_joules", "joules - idle_w x seconds (J)", True),
+    ("j_per_frame", "joules / frames, idle included (J)", True),
+    ("net_j_per_frame", "net_joules / frames: the energy per frame reported (J)", True),
+)
+
+
+class ResultError(ValueError):
+    """A file or dict that is not a valid result (no envelope, unknown kind, missing keys)."""
+
 
 def machine() -> dict[str, Any]:
-    """Where a measurement was taken."""
+    """Where a measurement was taken: CPU, threads, torch (when installed), Python, date."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -32,12 +149,126 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    info: dict[str, Any] = {"cpu": cpu, "threads": os.cpu_count()}
+    torch = sys.modules.get("torch")  # not imported here: a board image has no torch
+    if torch is not None:
+        info["threads"] = torch.get_num_threads()
+    try:
+        info["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        pass
+    info["python"] = platform.python_version()
+    info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return info
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_payload(kind: str, data: Mapping[str, Any], where: str) -> None:
+    if kind not in KINDS:
+        raise ResultError(f"{where}: unknown result kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    missing = [k.name for k in KINDS[kind] if k.required and k.name not in data]
+    if missing:
+        raise ResultError(f"{where}: {kind} result lacks {', '.join(missing)}")
+    energies = [data.get("energy")] if kind == "host-run" else []
+    if kind == "baseline":
+        if not isinstance(data["runs"], list):
+            raise ResultError(f"{where}: 'runs' must be a list")
+        energies = [run.get("energy") for run in data["runs"]]
+    for energy in energies:
+        if energy is None:
+            continue
+        lacking = [k.name for k in ENERGY_KEYS if k.required and k.name not in energy]
+        if lacking:
+            raise ResultError(f"{where}: an energy record lacks {', '.join(lacking)}")
+
+
+def envelope(
+    kind: str,
+    label: str,
+    source: str,
+    *,
+    machine_info: Mapping[str, Any] | None = None,
+    created: str | None = None,
+    **payload: Any,
+) -> dict[str, Any]:
+    """A result dict: the envelope (``machine_info`` defaults to :func:`machine`) + payload.
+
+    Raises :class:`ResultError` for an unknown kind or label or a missing
+    required payload key, so a producer finds out when it writes, not when
+    the report reads.
+    """
+    if label not in LABELS:
+        raise ResultError(f"unknown label {label!r}; use one of {', '.join(LABELS)}")
+    clash = set(ENVELOPE_KEYS) & set(payload)
+    if clash:
+        raise ResultError(f"payload keys {sorted(clash)} clash with the envelope")
+    data = {
+        "kind": kind,
+        "label": label,
+        "source": source,
+        "machine": dict(machine_info) if machine_info is not None else machine(),
+        "created": created or _now(),
+        **payload,
+    }
+    _check_payload(kind, data, f"{kind} result")
+    return data
+
+
+def validate_result(data: Any, where: str = "result") -> dict[str, Any]:
+    """Check the envelope and the required payload keys of ``data``; return it."""
+    if not isinstance(data, dict):
+        raise ResultError(f"{where}: not a result (a JSON object with {', '.join(ENVELOPE_KEYS)})")
+    missing = [k for k in ENVELOPE_KEYS if k not in data]
+    if missing:
+        raise ResultError(
+            f"{where}: not a result file (missing {', '.join(missing)}); result files carry "
+            f"the envelope {', '.join(ENVELOPE_KEYS)} (see pymodel/results.py)"
+        )
+    if data["label"] not in LABELS:
+        raise ResultError(f"{where}: label {data['label']!r} is none of {', '.join(LABELS)}")
+    if not isinstance(data["machine"], dict):
+        raise ResultError(f"{where}: 'machine' must be an object, got {data['machine']!r}")
+    _check_payload(data["kind"], data, where)
+    return data
+
+
+def read_result(path: str | Path) -> dict[str, Any]:
+    """Load and validate one result file; :class:`ResultError` names what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no result file {path}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultError(f"{path}: not JSON ({exc})") from None
+    return validate_result(data, str(path))
+
+
+def write_result(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Validate ``data`` (an :func:`envelope`) and write it as JSON."""
+    return write_json(path, validate_result(dict(data), str(path)))
+
+
+def energy_record(
+    *, meter: str, joules: float, seconds: float, frames: int, idle_w: float
+) -> dict[str, Any]:
+    """Energy of a run window with the idle power subtracted (see ``ENERGY_KEYS``)."""
+    if seconds <= 0 or frames <= 0:
+        raise ValueError(f"an energy window needs seconds > 0 and frames > 0 ({seconds}, {frames})")
+    net = joules - idle_w * seconds
     return {
-        "cpu": cpu,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "meter": meter,
+        "joules": joules,
+        "seconds": seconds,
+        "frames": frames,
+        "idle_w": idle_w,
+        "avg_w": joules / seconds,
+        "net_joules": net,
+        "j_per_frame": joules / frames,
+        "net_j_per_frame": net / frames,
     }
 
 
@@ -63,3 +294,34 @@ def update_section(doc: str | Path, name: str, markdown: str, title: str) -> Pat
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
     return doc
+
+
+def format_markdown() -> str:
+    """The envelope and every kind's payload as a markdown section (docs/RESULTS.md)."""
+
+    def table(keys: tuple[PayloadKey, ...]) -> list[str]:
+        rows = ["| key | required | meaning |", "|---|---|---|"]
+        rows += [
+            f"| `{k.name}` | {'yes' if k.required else ''} | {k.meaning.replace('|', '&#124;')} |"
+            for k in keys
+        ]
+        return rows
+
+    lines = [
+        "## Result files",
+        "",
+        "Generated by `python -m pymodel.results` from `pymodel/results.py`. Every result "
+        "JSON file (host runs, baselines, the performance model, RTL-engine cycles) has the "
+        "top-level keys `kind`, `label` (" + " \\| ".join(LABELS) + "), `source` (the command "
+        "or script that wrote it), `machine` ({cpu, gpu, ...}) and `created` (UTC, ISO 8601), "
+        "then the kind's payload. `edgemoe report` reads any mix of them.",
+    ]
+    for kind, keys in KINDS.items():
+        lines += ["", f"### `{kind}`", "", *table(keys)]
+    lines += ["", "### energy (in `baseline` runs and `host-run`)", "", *table(ENERGY_KEYS)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    doc = update_section(REPO / "docs" / "RESULTS.md", "result-files", format_markdown(), "Results")
+    print(f"wrote {doc}")
