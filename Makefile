@@ -12,7 +12,7 @@ ENGINE ?= hls
 BOARD ?= zcu104
 DEVICE ?= cpu
 
-.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run baseline report clean
+.PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run perf dse baseline report clean
 
 help: ## list the targets
 	@echo "edgemoe: M3ViT / Edge-MoE hardware co-design"
