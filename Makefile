@@ -65,11 +65,13 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 	$(PY) bench/bench_forward.py
 	$(PY) bench/bench_numerics.py
 	$(PY) bench/bench_csim.py
+	$(PY) bench/bench_perf.py
 
 docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and the result-file format from the code
 	$(PY) -m pymodel.docs
 	$(PY) -m pymodel.numerics.report
 	$(PY) -m pymodel.results
+	$(PY) -m pymodel.perf.docs
 
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
 	$(PY) -m sim.run_csim --preset $(PRESET) --out build/csim/results.json

@@ -104,9 +104,10 @@ def match_loops(
     groups: dict[str, dict[str, Any]] = {}
     for r in model_rows:
         label = r.get("label")
+        loop = r.get("loop", label or r.get("layer", "?"))
         g = groups.setdefault(
-            label or r["loop"],
-            {"loop": r["loop"], "label": label, "trips": 0, "cycles": 0, "ii": r.get("ii")},
+            label or loop,
+            {"loop": loop, "label": label, "trips": 0, "cycles": 0, "ii": r.get("ii")},
         )
         g["trips"] += int(r.get("trips", 0))
         g["cycles"] += int(r.get("cycles", 0))
@@ -145,7 +146,8 @@ def collect_reports(
         "tools": {tool.name: tool.version} if tool else {},
         "model": {
             "label": "modelled (pymodel.perf, the export's report.json)",
-            "total_cycles": model.get("total_cycles"),
+            "total_cycles": model.get("cycles"),
+            "latency_ms": model.get("latency_ms"),
         },
         "csynth": None,
         "cosim": None,
@@ -159,7 +161,7 @@ def collect_reports(
     if paths["cosim"].is_file():
         res = parse_cosim_rpt(paths["cosim"]).get("Verilog")
         if res is not None:
-            total = model.get("total_cycles")
+            total = model.get("cycles")
             avg = res.latency[1]
             out["cosim"] = {
                 "label": "measured (C/RTL cosimulation of this export)",

@@ -67,7 +67,7 @@ class Design:
     router_lanes: int = 8  # tokens routed in parallel (RL)
     weight_ports: int = 4  # AXI masters for weights (gmem_w0 ...), one PS HP port each
     port_bits: int = 128  # data width of every AXI master
-    clock_mhz: float = 300.0
+    clock_mhz: float = 300.0  # PL clock (pl_clk0) of the block design
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -83,11 +83,9 @@ def cmd_dse(args: argparse.Namespace) -> int:
 
     same = pick["design"] == Design()
     print(f"wrote {out / 'dse.md'}, {out / 'dse.json'}, {out / 'pareto.png'}")
-    print(
-        f"pick for {args.board}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in pick["latency_ms"].items())
-        + f"; DSP {pick['resources']['dsp']}; "
-        + ("this is the package's default design" if same else "DIFFERS from the default design")
-    )  # fmt: skip
+    lat = ", ".join(f"{k} {v:.2f} ms" for k, v in pick["latency_ms"].items())
+    verdict = "this is the package's default design" if same else "DIFFERS from the default design"
+    print(f"pick for {args.board}: {lat}; DSP {pick['resources']['dsp']}; {verdict}")
     return 0
 
 

@@ -54,8 +54,8 @@ def widths_for(numerics: str) -> Widths:
     if p.kind != "fixed":
         raise ValueError(f"numerics {numerics!r} has no hardware widths (fixed point only)")
     f = p.formats
-    act = max(v.width for k, v in f.items() if k not in ("w", "b", "attn_b", "norm_w", "norm_b",
-                                                         "patch_w", "patch_b", "gate_w"))  # fmt: skip
+    weights = ("w", "b", "attn_b", "norm_w", "norm_b", "patch_w", "patch_b", "gate_w")
+    act = max(v.width for k, v in f.items() if k not in weights)
     return Widths(
         act_w=16 if act <= 16 else 32,
         input=f["input"].width,

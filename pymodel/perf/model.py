@@ -234,7 +234,7 @@ def estimate(
         p = f"blocks.{i}."
         moe = i in cfg.moe_blocks
         # K/V phase, ascending: block b + 1 loads (and block 0 stores) under b's jobs.
-        for b, (row0, rows) in enumerate(blocks):
+        for b, (_, rows) in enumerate(blocks):
             est.add(p + "norm1", "ln_rows", layernorm_rows(rows, dim, d))
             io = (xfer(rows) if (b == 0 and nb > 1) else 0) + (
                 xfer(blocks[b + 1][1]) if b + 1 < nb else 0

@@ -77,7 +77,9 @@ def report_from(est: Estimate, *, board: str = "zcu104", numerics: str = "") -> 
         "widths": est.widths.__dict__,
         "layers": [{"name": k, "cycles": v} for k, v in est.per_layer().items()],
         "loops": [
-            {"layer": r.layer, "label": r.label, "cycles": r.cycles, "macs": r.macs}
+            # ii: every modelled loop is pipelined at II = 1 (csynth reports are matched
+            # on the label and compared with it)
+            {"layer": r.layer, "label": r.label, "ii": 1, "cycles": r.cycles, "macs": r.macs}
             for r in est.rows
         ],
         "per_label": est.per_label(),
