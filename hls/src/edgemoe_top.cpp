@@ -303,6 +303,24 @@ check_blocks:
   }
   static Tables T;
   static Chip c;
+  // Memories as pymodel/perf/resources.py counts them (Vitis HLS 2023.2+ addresses the
+  // members of a disaggregated struct): the KV store and the accumulators in UltraRAM,
+  // the rest in block RAM, banked for the MAC array's R x TI operand reads per cycle.
+#pragma HLS DISAGGREGATE variable = c
+#pragma HLS BIND_STORAGE variable = c.k type = ram_t2p impl = uram
+#pragma HLS BIND_STORAGE variable = c.v type = ram_t2p impl = uram
+#pragma HLS BIND_STORAGE variable = c.acc type = ram_t2p impl = uram
+#pragma HLS BIND_STORAGE variable = c.s type = ram_t2p impl = bram
+#pragma HLS BIND_STORAGE variable = c.u type = ram_t2p impl = bram
+#pragma HLS ARRAY_PARTITION variable = c.k type = cyclic factor = R dim = 1
+#pragma HLS ARRAY_PARTITION variable = c.v type = cyclic factor = TI dim = 1
+#pragma HLS ARRAY_PARTITION variable = c.h type = cyclic factor = TI dim = 2
+#pragma HLS ARRAY_PARTITION variable = c.a type = cyclic factor = TI dim = 2
+#pragma HLS ARRAY_PARTITION variable = c.u type = cyclic factor = TI dim = 2
+#pragma HLS ARRAY_PARTITION variable = c.x type = cyclic factor = TO dim = 2
+#pragma HLS ARRAY_PARTITION variable = c.s type = complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = c.wt type = complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = c.wt type = cyclic factor = TI dim = 3
   load_tables(params, m, T);
   // Patch embedding per token block, last block first: every block but block 0 goes
   // to io_x, block 0 stays in x (run_block's invariant).
