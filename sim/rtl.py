@@ -300,6 +300,19 @@ UNITS: dict[str, RtlUnit] = {
         _topk("topk", k=2),
         _topk("topk_k1", k=1),
         _topk("topk_k4", k=4),
+        RtlUnit(
+            name="mac_array",
+            top="mac_array",
+            params={"R": 2, "TI": 4, "TO": 2, "X_W": 17, "W_W": 16, "ACC_W": 48},
+            test_module="sim.cocotb.test_mac_array",
+            ii=1,
+            latency=_LAT["mac"],
+            per="beat of R x TI inputs x TO DSP columns",
+            latency_def="last beat of a dot product -> its R x 2TO sums",
+            ci_vectors=600,
+            full_vectors=6000,
+            notes="the engine's MAC array, wide and packed (two 8-bit MACs per DSP)",
+        ),
         _mac("mac_rnd_sat", quant="RND_CONV", ovf="SAT"),
         _mac("mac_trn_wrap", quant="TRN", ovf="WRAP"),
         _mac("mac_rnd_inf_sat_zero", quant="RND_INF", ovf="SAT_ZERO"),
@@ -350,8 +363,13 @@ _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 
 def module_files() -> dict[str, Path]:
-    """Every RTL module by name: one module per file, named after it."""
-    files = [*sorted(RTL_DIR.glob("*.sv")), *sorted(TB_HDL_DIR.glob("*.sv"))]
+    """Every RTL module by name: one module per file, named after it (the units in
+    hls/rtl, the engine in hls/rtl/engine, test wrappers in sim/hdl)."""
+    files = [
+        *sorted(RTL_DIR.glob("*.sv")),
+        *sorted((RTL_DIR / "engine").glob("*.sv")),
+        *sorted(TB_HDL_DIR.glob("*.sv")),
+    ]
     return {f.stem: f for f in files}
 
 
