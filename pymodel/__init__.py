@@ -27,6 +27,7 @@ _EXPORTS = {
     "get_config": ".config",
     "M3ViT": ".model",
     "build_model": ".model",
+    "perturb_untrained": ".model",
     "NumericsPreset": ".numerics.presets",
     "backbone_forward": ".numerics.forward",
     "calibrate": ".numerics.forward",
@@ -56,6 +57,7 @@ __all__ = [
     "ModelConfig",
     "build_model",
     "get_config",
+    "perturb_untrained",
     "load_checkpoint",
     "save_checkpoint",
 ]

@@ -301,6 +301,32 @@ def build_model(
         return M3ViT(cfg).eval()
 
 
+def perturb_untrained(model: M3ViT, seed: int) -> M3ViT:
+    """Give an untrained model non-trivial biases, norm gains, embeddings and
+    BatchNorm statistics, in place (seeded; returns ``model``).
+
+    The default initialisation has zero biases, unit LayerNorm gains and zero
+    embeddings, which hide alignment and rounding bugs in an export; tests,
+    ``make csim`` and the simulated board use this instead of the bare init.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            r = torch.randn(p.shape, generator=g)
+            if name.endswith("bias"):
+                p.copy_(0.05 * r)
+            elif ("norm" in name or "syncbn" in name) and name.endswith("weight"):
+                p.copy_(1.0 + 0.2 * r)
+            elif name.endswith(("cls_token", "pos_embed")):
+                p.copy_(0.1 * r)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(0.1 * torch.randn(b.shape, generator=g))
+            elif name.endswith("running_var"):
+                b.copy_(0.5 + torch.rand(b.shape, generator=g))
+    return model
+
+
 def resize_pos_embed(
     pos_embed: torch.Tensor, src_grid: tuple[int, int], dst_grid: tuple[int, int]
 ) -> torch.Tensor:

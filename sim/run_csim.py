@@ -1,12 +1,13 @@
 """``make csim``: bit-exact C simulation of the HLS engine for every task of a preset.
 
-For each numerics preset (edgemoe and calibrated hw16 by default): build the
-model (seeded random weights or a checkpoint), export it, run the g++ C
-simulation of the HLS top function on a seeded image for every task, and
+For each numerics preset (edgemoe, calibrated hw16 and hw8 by default): build
+the model (a checkpoint, or seeded random weights with non-trivial biases,
+gains and embeddings), export it, run the g++ C simulation of the HLS top
+function for every task on a seeded image that calibration never saw, and
 compare every output word with the golden fixed-point forward. Prints a table
 and writes ``build/csim/results.json`` (preset, numerics, task, values
-compared, differing values, max |error| of the C simulation against the float
-model). Exit code 1 if any value differs.
+compared, differing values, the golden run's saturated/wrapped values, max
+|error| against the float model). Exit code 1 if any value differs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+NUMERICS = ("edgemoe", "hw16", "hw8")
+
+
+def test_image(cfg: Any, seed: int) -> torch.Tensor:
+    """The (1, C, H, W) image ``make csim`` runs: its own seed stream, never one
+    of the calibration images (those are drawn from ``seed`` itself)."""
+    gen = torch.Generator().manual_seed(seed + 1_000_003)
+    return torch.randn(1, cfg.in_chans, *cfg.img_size, generator=gen)
 
 
 def compare(
@@ -37,8 +46,10 @@ def compare(
     from pymodel.export import export_hls, prepare_model
     from sim.csim import CSim
 
-    model, images, info = prepare_model(preset, checkpoint=checkpoint, numerics=numerics, seed=seed)
-    image = images[:1]
+    model, _, info = prepare_model(
+        preset, checkpoint=checkpoint, numerics=numerics, seed=seed, perturb=True
+    )
+    image = test_image(model.cfg, seed)
     export_dir = export_hls(
         model, numerics, out_dir / f"export-{model.cfg.name}-{numerics}", checkpoint_info=info
     )
@@ -50,7 +61,8 @@ def compare(
         raw = sim.run(image[0], task)
         csim_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        golden = backbone_forward(model, image, task, numerics).raw[0].numpy()
+        res = backbone_forward(model, image, task, numerics)
+        golden = res.raw[0].numpy()
         golden_s = time.perf_counter() - t0
         ref = backbone_forward(model, image, task, "float").tokens[0].numpy()
         err = abs(raw * 2.0**-fmt.frac_bits - ref).max()
@@ -59,8 +71,11 @@ def compare(
                 "preset": model.cfg.name,
                 "numerics": numerics,
                 "task": task,
+                "weights": "checkpoint" if checkpoint else "seeded random, perturbed",
                 "values": int(raw.size),
                 "differing": int((raw != golden).sum()),
+                "overflowed": sum(v["overflow"] for v in res.overflow.values()),
+                "overflow_tensors": sorted(k for k, v in res.overflow.items() if v["overflow"]),
                 "max_abs_err_vs_float": float(err),
                 "max_abs_float": float(abs(ref).max()),
                 "csim_s": round(csim_s, 3),
@@ -73,9 +88,7 @@ def compare(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sim.run_csim", description=__doc__)
     p.add_argument("--preset", default="edgemoe-t")
-    p.add_argument(
-        "--numerics", nargs="+", default=["edgemoe", "hw16"], choices=("edgemoe", "hw16")
-    )
+    p.add_argument("--numerics", nargs="+", default=["edgemoe", "hw16", "hw8"], choices=NUMERICS)
     p.add_argument("--checkpoint", help="weights (default: seeded random)")
     p.add_argument("--tasks", nargs="+", help="tasks (default: all of the preset)")
     p.add_argument("--seed", type=int, default=0)
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     rows: list[dict[str, Any]] = []
     print(f"{'preset':<12} {'numerics':<8} {'task':<10} {'values':>8} {'differing':>9} "
-          f"{'max|err| vs float':>18} {'csim s':>7}")  # fmt: skip
+          f"{'overflowed':>10} {'max|err| vs float':>18} {'csim s':>7}")  # fmt: skip
     for numerics in args.numerics:
         for r in compare(
             args.preset,
@@ -98,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(
                 f"{r['preset']:<12} {r['numerics']:<8} {r['task']:<10} {r['values']:>8} "
-                f"{r['differing']:>9} {r['max_abs_err_vs_float']:>18.3g} {r['csim_s']:>7.2f}"
+                f"{r['differing']:>9} {r['overflowed']:>10} {r['max_abs_err_vs_float']:>18.3g} "
+                f"{r['csim_s']:>7.2f}"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {

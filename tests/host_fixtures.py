@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from pymodel import build_model, calibrate
+from pymodel import build_model, calibrate, perturb_untrained
 from pymodel.export import export_hls
 
 from .conftest import require
@@ -26,26 +26,6 @@ def require_csim() -> None:
     require(ap_types_dir() is not None, "ap_types headers (pip install --no-deps hls4ml)")
 
 
-def randomize(model, seed: int) -> None:
-    """Non-trivial biases, norms, embeddings and BatchNorm statistics (the untrained
-    init has zero biases and unit norms, which would hide bugs)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            r = torch.randn(p.shape, generator=g)
-            if name.endswith("bias"):
-                p.copy_(0.05 * r)
-            elif ("norm" in name or "syncbn" in name) and name.endswith("weight"):
-                p.copy_(1.0 + 0.2 * r)
-            elif name.endswith(("cls_token", "pos_embed")):
-                p.copy_(0.1 * r)
-        for name, b in model.named_buffers():
-            if name.endswith("running_mean"):
-                b.copy_(0.1 * torch.randn(b.shape, generator=g))
-            elif name.endswith("running_var"):
-                b.copy_(0.5 + torch.rand(b.shape, generator=g))
-
-
 class Case:
     """A randomised model, two images and its export in one numerics preset."""
 
@@ -55,7 +35,7 @@ class Case:
         from pymodel.export import Design
 
         self.model = build_model(preset, seed=seed)
-        randomize(self.model, seed)
+        perturb_untrained(self.model, seed)
         cfg = self.model.cfg
         g = torch.Generator().manual_seed(seed + 1)
         self.x = torch.randn(2, cfg.in_chans, *cfg.img_size, generator=g)

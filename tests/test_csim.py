@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from pymodel import backbone_forward, build_model, calibrate
+from pymodel import backbone_forward, build_model, calibrate, perturb_untrained
 from pymodel.export import (
     GLOBAL_FIELDS,
     STATUS_CODES,
@@ -62,23 +62,6 @@ def _toolchain() -> None:
     require(ap_types_dir() is not None, "ap_types headers (pip install --no-deps hls4ml)")
 
 
-def randomize(model, seed: int) -> None:
-    """Give biases, norms and the cls/pos embeddings non-trivial values (the
-    untrained init has zero biases and unit norms, which would hide alignment bugs)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if not name.startswith("backbone."):
-                continue
-            r = torch.randn(p.shape, generator=g)
-            if name.endswith("bias"):
-                p.copy_(0.05 * r)
-            elif ".norm" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.2 * r)
-            elif name.endswith(("cls_token", "pos_embed")):
-                p.copy_(0.1 * r)
-
-
 def image(cfg, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(1, cfg.in_chans, *cfg.img_size, generator=g)
@@ -99,7 +82,7 @@ class Case:
         from sim.csim import CSim
 
         self.model = build_model(preset, seed=seed, **overrides)
-        randomize(self.model, seed)
+        perturb_untrained(self.model, seed)
         self.x = image(self.model.cfg, seed + 1)
         if numerics == "hw16":
             calib = torch.cat([self.x, image(self.model.cfg, seed + 2)])
@@ -558,7 +541,7 @@ def test_hw8_packed_forward_and_exact_types_build(tmp_path):
     from sim.csim import CSim
 
     model = build_model("tiny", seed=19)
-    randomize(model, 19)
+    perturb_untrained(model, 19)
     x = image(model.cfg, 20)
     calibrate(model, torch.cat([x, image(model.cfg, 21)]), "hw8")
     out = export_hls(model, "hw8", tmp_path / "hw8")

@@ -381,13 +381,11 @@ def test_heads_two_stage_layout(tmp_path):
     import torch
 
     from host.heads import Heads
-    from pymodel import build_model
+    from pymodel import build_model, perturb_untrained
     from pymodel.export.heads import write_heads
 
-    from .host_fixtures import randomize
-
     model = build_model("tiny", seed=2, head_convs=2, head_upsamples=1)
-    randomize(model, 2)
+    perturb_untrained(model, 2)
     write_heads(model, tmp_path)
     tokens = torch.randn(1, 13, 32)
     with torch.no_grad():

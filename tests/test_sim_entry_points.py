@@ -44,6 +44,25 @@ def test_run_csim_tiny_is_bit_exact(tmp_path: Path) -> None:
     assert row["values"] > 0 and row["differing"] == 0
 
 
+def test_run_csim_weights_and_image_are_not_trivial(tmp_path: Path) -> None:
+    """make csim runs perturbed weights (non-zero biases, non-unit gains) and an
+    image calibration never saw; it reports the golden run's overflow counts."""
+    _need_cxx()
+    from pymodel.export import prepare_model
+
+    model, calib, info = prepare_model("tiny", numerics="hw16", seed=3, perturb=True)
+    assert info["perturbed"] is True
+    bias = model.backbone.blocks[0].attn.qkv.bias
+    gain = model.backbone.blocks[0].norm1.weight
+    assert bias.abs().min() > 0 and (gain != 1).all()
+    img = run_csim.test_image(model.cfg, 3)
+    assert img.shape == (1, *calib.shape[1:])
+    assert all(not np.array_equal(img[0].numpy(), c.numpy()) for c in calib)
+    (row,) = run_csim.compare("tiny", "hw16", seed=3, tasks=["semseg"], out_dir=tmp_path)
+    assert row["weights"] == "seeded random, perturbed"
+    assert row["differing"] == 0 and isinstance(row["overflowed"], int)
+
+
 def test_run_csim_reports_a_difference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One output word of the C simulation off by one LSB: exit status 1, bit_exact false."""
     _need_cxx()

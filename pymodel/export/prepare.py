@@ -20,16 +20,18 @@ def prepare_model(
     seed: int = 0,
     calib_images: int = 4,
     data: str | None = None,
+    perturb: bool = False,
 ) -> tuple[Any, torch.Tensor, dict[str, Any]]:
     """Model, calibration images and provenance for an export.
 
     The model is loaded from ``checkpoint`` (``preset`` fills what its shapes
-    cannot tell) or built with seeded random weights. A preset that needs
-    calibration (hw16) is calibrated on ``calib_images`` images: from ``data``
-    (a dataset spec) when given, else seeded standard-normal images. Returns
-    (model, images, checkpoint_info).
+    cannot tell) or built with seeded random weights; ``perturb`` then also gives
+    it non-trivial biases, gains and embeddings (:func:`~pymodel.model.perturb_untrained`).
+    A preset that needs calibration (hw16, hw8) is calibrated on ``calib_images``
+    images: from ``data`` (a dataset spec) when given, else seeded standard-normal
+    images. Returns (model, images, checkpoint_info).
     """
-    from ..model import build_model
+    from ..model import build_model, perturb_untrained
     from ..numerics.forward import calibrate
     from ..numerics.presets import get_preset
 
@@ -43,6 +45,9 @@ def prepare_model(
         info = {"path": str(path), "sha256": sha256_file(path) if path.is_file() else None}
     else:
         model = build_model(preset, seed=seed)
+        if perturb:
+            perturb_untrained(model, seed)
+            info["perturbed"] = True
     cfg = model.cfg
     n = max(1, calib_images)
     if data:
