@@ -303,7 +303,7 @@ UNITS: dict[str, RtlUnit] = {
         RtlUnit(
             name="mac_array",
             top="mac_array",
-            params={"R": 2, "TI": 4, "TO": 2, "X_W": 17, "W_W": 16, "ACC_W": 48},
+            params={"R": 2, "TI": 4, "TO": 2, "X_W": 16, "W_W": 17, "ACC_W": 48},
             test_module="sim.cocotb.test_mac_array",
             ii=1,
             latency=_LAT["mac"],

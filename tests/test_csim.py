@@ -534,6 +534,31 @@ def test_saturation_and_wrap_stay_bit_exact(tmp_path, numerics):
         assert mismatches(case.sim.run(hot[0], task), res.raw[0]) == 0, task
 
 
+@pytest.mark.parametrize("numerics", ["hw16", "hw8"])
+def test_sharp_attention_probabilities_above_one_half(tmp_path, numerics):
+    """Probabilities of ap_ufixed<16,0> (hw16) or <8,0> (hw8) at or above 0.5 use the
+    top bit: the MAC array's probability operand must hold them unsigned (a signed
+    ACT_W-bit operand wrapped them negative)."""
+    _toolchain()
+    from sim.csim import CSim
+
+    model = build_model("tiny", seed=23)
+    perturb_untrained(model, 23)
+    x = torch.cat([image(model.cfg, 24), image(model.cfg, 25)])
+    dim = model.cfg.dim
+    with torch.no_grad():
+        for blk in model.backbone.blocks:
+            blk.attn.qkv.weight[: 2 * dim].mul_(12.0)  # large scores: peaked softmax rows
+    calibrate(model, x, numerics)
+    sim = CSim(export_hls(model, numerics, tmp_path / numerics))
+    fmt = sim.formats["blocks.0.attn.prob"]
+    for task in range(model.cfg.num_tasks):
+        res = backbone_forward(model, x[:1], task, numerics, record=True)
+        top = max(int(v.max()) for k, v in res.layers.items() if k.endswith("attn.prob"))
+        assert top >= 1 << (fmt.width - 1), "no probability >= 0.5: the test would be vacuous"
+        assert mismatches(sim.run(x[0], task), res.raw[0]) == 0, task
+
+
 def test_hw8_packed_forward_and_exact_types_build(tmp_path):
     """hw8 runs the MAC array in packed mode with 8-bit weight words; the build with
     the synthesis types (EDGEMOE_EXACT_TYPES: ap_int adder trees) gives the same bits."""

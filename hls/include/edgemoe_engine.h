@@ -146,9 +146,9 @@ struct LinearJob {
 inline bool packed_mode(const Fmt& x, const Fmt& w) { return x.w <= 8 && w.w <= 8; }
 
 // Two MACs per DSP48E2: x * w_hi and x * w_lo from one 27 x 18 multiplication
-// (pre-adder: w_hi * 2^18 + w_lo; x: 9-bit signed or less, w: 8-bit signed).
-// |x * w_lo| < 2^17, so the product's low 18 bits sign-extended are x * w_lo
-// exactly and the remaining bits x * w_hi.
+// (pre-adder: w_hi * 2^18 + w_lo; x: 8-bit signed, w: 8-bit signed or unsigned,
+// i.e. 9-bit signed at most). |x * w_lo| <= 128 * 255 < 2^17, so the product's
+// low 18 bits sign-extended are x * w_lo exactly and the remaining bits x * w_hi.
 inline void pack_mul(int x, int w_hi, int w_lo, int& p_hi, int& p_lo) {
 #pragma HLS INLINE
   const int64_t p = (int64_t)x * (int64_t)(w_hi * (1 << 18) + w_lo);

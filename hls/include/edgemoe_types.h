@@ -31,10 +31,11 @@ typedef ap_uint<128> word_t;  // one AXI beat (the width of a ZynqMP HP port)
 
 typedef int32_t prob_t;  // probabilities and gates (signed act word or unsigned <= 31 bits)
 
-// MAC array operands: x is an activation or a probability (an unsigned 16-bit
-// probability needs 17 signed bits), w a weight or a key/value activation.
-typedef ap_int<EDGEMOE_ACT_W + 1> mx_t;
-typedef act_t mw_t;
+// MAC array operands: x is an activation (LayerNorm output, attention output,
+// hidden, key or value), w a weight, a query or a probability (an unsigned
+// EDGEMOE_ACT_W-bit probability needs one more bit as a signed operand).
+typedef act_t mx_t;
+typedef ap_int<EDGEMOE_ACT_W + 1> mw_t;
 // Exact accumulator: MAX_K products plus the aligned bias and residual; the
 // descriptor check keeps every aligned term below 2^(ACC_W - 3).
 #define ACC_W (2 * EDGEMOE_ACT_W + 16)

@@ -101,7 +101,7 @@ def buffers(d: Design, act_w: int = 16) -> list[Buffer]:
     """Every on-chip buffer of the engine with its size and peak access width."""
     m = d.maxima
     acc_w = 2 * act_w + 16
-    mx, r, ti, to = act_w + 1, d.mac_rows, d.mac_in, d.mac_out
+    mw, r, ti, to = act_w + 1, d.mac_rows, d.mac_in, d.mac_out  # w: probabilities unsigned
     k_pad = -(-max(m.k_max, m.tokens) // ti) * ti
     x_words = r * ti  # MAC x operand words per cycle
     epi = d.epilogue_lanes
@@ -132,8 +132,8 @@ def buffers(d: Design, act_w: int = 16) -> list[Buffer]:
         ),  # fmt: skip
         # The tile and row-group registers are partitioned into TI-wide banks of a few
         # hundred words each (ARRAY_PARTITION in edgemoe_linear.cpp): LUTRAM.
-        Buffer("wt", 2 * 2 * to * k_pad * act_w, 2 * to * ti * act_w, "lutram", act_w),
-        Buffer("xg", 2 * r * k_pad * mx, x_words * mx * 2, "lutram", mx),
+        Buffer("wt", 2 * 2 * to * k_pad * mw, 2 * to * ti * mw, "lutram", mw),
+        Buffer("xg", 2 * r * k_pad * act_w, x_words * act_w * 2, "lutram", act_w),
         Buffer("vt.fifo", d.weight_ports * 256 * 128, d.weight_ports * 2 * 128, "bram", 128),
         Buffer("bias", m.k_max * 16, epi * 16, "lutram"),
         Buffer("ln.params", 2 * m.dim * 16, 2 * d.ln_lanes * 16, "lutram"),
@@ -154,7 +154,7 @@ def resources(d: Design, act_w: int = 16, board: str = "zcu104") -> Usage:
     b = BOARDS[board]
     u = Usage()
     # MAC array: one DSP per (row, input, column); two 8-bit MACs share it.
-    mult = dsp_per_mult(act_w + 1, act_w)
+    mult = dsp_per_mult(act_w, act_w + 1)
     u.add(
         "mac array", dsp=d.dsp_macs * mult, lut=d.dsp_macs * LUT["mac_lane"],
         ff=d.dsp_macs * FF["mac_lane"],

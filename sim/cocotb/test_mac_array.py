@@ -13,8 +13,8 @@ from sim.cocotb.harness import pack, run_case
 
 def case(cfg: dict[str, Any]) -> dict[str, Any]:
     """Dot products of 1..5 beats, wide and packed mode. Wide: x and w across their
-    whole widths; packed: 8-bit w (signed) against x in the signed 8-bit range or
-    the unsigned one (probabilities), the extremes -128 * -128 and 255 * -128
+    whole widths; packed: 8-bit x (signed) against w in the signed 8-bit range or
+    the unsigned one (probabilities), the extremes -128 * -128 and -128 * 255
     included. In wide mode the upper outputs are zero; garbage in w rows
     TO..2TO-1 of a wide beat must be ignored."""
     from sim.cocotb.golden import signed_random
@@ -34,10 +34,10 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
             if packed:
                 unsigned = rng.random() < 0.5 or v == 3
                 lo, hi = (0, 255) if unsigned else (-128, 127)
-                x = [[(hi if v == 3 else lo) if extreme else rng.randint(lo, hi)
-                      for _ in range(ti)] for _ in range(r_)]  # fmt: skip
-                w = [[-128 if extreme else rng.randint(-128, 127) for _ in range(ti)]
-                     for _ in range(2 * to)]  # fmt: skip
+                x = [[-128 if extreme else rng.randint(-128, 127) for _ in range(ti)]
+                     for _ in range(r_)]  # fmt: skip
+                w = [[(hi if v == 3 else lo) if extreme else rng.randint(lo, hi)
+                      for _ in range(ti)] for _ in range(2 * to)]  # fmt: skip
             else:
                 x = [[signed_random(rng, xw) for _ in range(ti)] for _ in range(r_)]
                 w = [[signed_random(rng, ww) for _ in range(ti)] for _ in range(2 * to)]

@@ -22,10 +22,11 @@ module mac_array #(
     parameter int TI    = 8,
     // DSP columns (outputs per beat in wide mode; twice as many packed)
     parameter int TO    = 4,
-    // bits of an x element (signed; an unsigned 16-bit probability needs 17)
-    parameter int X_W   = 17,
-    // bits of a w element (signed)
-    parameter int W_W   = 16,
+    // bits of an x element (signed: an activation)
+    parameter int X_W   = 16,
+    // bits of a w element (signed: a weight, a query, or a probability, whose
+    // unsigned ACT_W bits need ACT_W + 1)
+    parameter int W_W   = 17,
     // bits of the exact accumulators
     parameter int ACC_W = 48
 ) (
@@ -53,7 +54,7 @@ module mac_array #(
       $error("mac_array has 4 stages but hwmath_pkg::MAC_LAT = %0d (instance %m)", LAT);
       $finish;
     end
-    if (R < 1 || TI < 1 || TO < 1 || X_W < 9 || W_W < 8 || ACC_W < S_W - 18) begin
+    if (R < 1 || TI < 1 || TO < 1 || X_W < 8 || W_W < 9 || ACC_W < S_W - 18) begin
       $error("mac_array: R = %0d, TI = %0d, TO = %0d, X_W = %0d, W_W = %0d, ACC_W = %0d out of range (%m)",
              R, TI, TO, X_W, W_W, ACC_W);
       $finish;
