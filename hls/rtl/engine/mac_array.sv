@@ -62,7 +62,9 @@ module mac_array #(
   end
 
   logic en;
+  /* verilator lint_off UNUSEDSIGNAL */  // only stage 2's valid bit gates the accumulators
   logic [LAT-1:0] valid;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic keep2;
   pipe_ctrl #(.LAT(LAT)) ctrl (
       .clk(ap_clk), .rst(ap_rst), .ce(ap_ce), .in_empty_n(in_empty_n), .in_read(in_read),
