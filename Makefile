@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv/ and install the package with its tools
 
 test: setup ## run the test suite (CI runs this)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 CXX_SOURCES = $(shell find hls tests/cpp -name '*.h' -o -name '*.cpp' | sort)
 lint: setup ## ruff (Python), verilator --lint-only -Wall (RTL), clang-format (C++)
