@@ -40,6 +40,7 @@ from pymodel.numerics.rtl_export import CORE_LATENCY, PACKAGE, write_rtl_tables
 
 REPO = Path(__file__).resolve().parent.parent
 RTL_DIR = REPO / "hls" / "rtl"
+ENGINE_DIR = RTL_DIR / "engine"  # the RTL engine's modules
 TB_HDL_DIR = REPO / "sim" / "hdl"  # test wrappers, not part of the engine
 BUILD = REPO / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
@@ -251,6 +252,22 @@ def _requant(
     )
 
 
+def _requant_rt(name: str, *, in_w: int, out_w: int, lat: int, **kw: Any) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="requant_rt_stream",
+        params={"IN_W": in_w, "FRAC_W": 10, "OUT_W": out_w, "LAT": lat},
+        test_module="sim.cocotb.test_requant_rt",
+        ii=1,
+        latency=lat,
+        per="value",
+        latency_def=_ELEM,
+        notes=f"ap_int<{in_w}> x with a run-time fraction count into a run-time format "
+        f"(descriptor word) of width 1..{out_w}, every mode, per vector",
+        **kw,
+    )
+
+
 UNITS: dict[str, RtlUnit] = {
     u.name: u
     for u in [
@@ -340,6 +357,11 @@ UNITS: dict[str, RtlUnit] = {
             ci_vectors=256 * 12,
             full_vectors=256 * 12,
         ),
+        # ---- the RTL engine's units: formats are run-time data, random per vector / row
+        _requant_rt("requant_rt", in_w=80, out_w=32, lat=3, ci_vectors=3000, full_vectors=20000),
+        _requant_rt(
+            "requant_rt_narrow", in_w=10, out_w=6, lat=1, ci_vectors=4000, full_vectors=20000
+        ),
     ]
 }
 
@@ -351,7 +373,8 @@ _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 def module_files() -> dict[str, Path]:
     """Every RTL module by name: one module per file, named after it."""
-    files = [*sorted(RTL_DIR.glob("*.sv")), *sorted(TB_HDL_DIR.glob("*.sv"))]
+    files = [*sorted(RTL_DIR.glob("*.sv")), *sorted(ENGINE_DIR.glob("*.sv"))]
+    files += sorted(TB_HDL_DIR.glob("*.sv"))
     return {f.stem: f for f in files}
 
 
@@ -366,7 +389,9 @@ def sources(top: str) -> list[Path]:
     (the generated package is not included: see :func:`run_unit`)."""
     files = module_files()
     if top not in files:
-        raise ValueError(f"no module {top!r}: expected {top}.sv in {RTL_DIR} or {TB_HDL_DIR}")
+        raise ValueError(
+            f"no module {top!r}: expected {top}.sv in {RTL_DIR}, {ENGINE_DIR} or {TB_HDL_DIR}"
+        )
     order: list[Path] = []
 
     def visit(name: str, stack: tuple[str, ...]) -> None:
@@ -541,7 +566,8 @@ def run_unit(
     }
     case_path = bdir / "case.json"
     cfg["case"] = str(case_path)
-    case_path.write_text(json.dumps(importlib.import_module(unit.test_module).case(cfg)))
+    vectors_case = importlib.import_module(unit.test_module).case(cfg)
+    case_path.write_text(json.dumps(vectors_case))
     # The runner hands this process's sys.path to the simulator's Python as its
     # PYTHONPATH; with REPO first, the testbench is imported from this checkout
     # (and not from wherever an editable install of the package points).
@@ -577,6 +603,8 @@ def run_unit(
         per=unit.per,
         build_s=round(build_s, 2),
         notes=unit.notes,
+        # how often the vectors hit the cases that matter (the case's own counters)
+        coverage=vectors_case.get("coverage", {}),
     )
     if n_tests == 0 or n_failed:
         result["failed"] = True
