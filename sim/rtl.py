@@ -362,6 +362,15 @@ UNITS: dict[str, RtlUnit] = {
         _requant_rt(
             "requant_rt_narrow", in_w=10, out_w=6, lat=1, ci_vectors=4000, full_vectors=20000
         ),
+        _elem(
+            "exp_recip_rsqrt_rt",
+            top="exp_recip_rsqrt_rt",
+            params={"D_W": 33, "S_W": 48, "V_W": 62, "FRAC_W": 8, "SHIFT_W": 10},
+            test="test_exp_recip_rsqrt_rt",
+            core="exp",
+            notes="exp_core, recip_core and rsqrt_core side by side, every vector with its own "
+            "fraction counts (int8 range)",
+        ),
     ]
 }
 
