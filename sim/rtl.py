@@ -363,6 +363,15 @@ UNITS: dict[str, RtlUnit] = {
             "requant_rt_narrow", in_w=10, out_w=6, lat=1, ci_vectors=4000, full_vectors=20000
         ),
         _elem(
+            "gelu_rt",
+            top="gelu_rt_stream",
+            params={"X_W": 32, "XF_W": 8, "XF_MAX": 32, "OUT_W": 32},
+            test="test_gelu_rt",
+            core="gelu_rt",
+            notes="x ap_fixed<32, 32 - x_frac>, x_frac in [-13, 32], into a random output "
+            "format (descriptor word) per vector",
+        ),
+        _elem(
             "exp_recip_rsqrt_rt",
             top="exp_recip_rsqrt_rt",
             params={"D_W": 33, "S_W": 48, "V_W": 62, "FRAC_W": 8, "SHIFT_W": 10},
