@@ -372,6 +372,15 @@ UNITS: dict[str, RtlUnit] = {
             "format (descriptor word) per vector",
         ),
         _elem(
+            "prob_lane",
+            top="prob_lane_stream",
+            params={"X_W": 32, "XF_W": 8, "SHIFT_W": 8, "OUT_W": 32},
+            test="test_prob_lane",
+            core="prob",
+            notes="32-bit scores of rows with their own fraction count and probability "
+            "format (descriptor word), one element per cycle across row boundaries",
+        ),
+        _elem(
             "exp_recip_rsqrt_rt",
             top="exp_recip_rsqrt_rt",
             params={"D_W": 33, "S_W": 48, "V_W": 62, "FRAC_W": 8, "SHIFT_W": 10},

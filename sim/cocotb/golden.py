@@ -84,3 +84,63 @@ def assign_exact(x: int, x_frac: int, dst: FixedFormat, in_w: int) -> tuple[int,
         wide = FixedFormat(64, 64 - dst.frac_bits, True, dst.quant, Overflow.AP_WRAP)
         rounded = int(_requantize(v, drop, in_w - 1, wide)[0])
     return y, not dst.raw_min <= rounded <= dst.raw_max
+
+
+def score_rows(
+    rng: random.Random, n_rows: int, x_w: int, x_frac: list[int], lengths: tuple[int, int]
+) -> list[list[int]]:
+    """Rows of softmax scores (raw ``x_w``-bit, row r with ``x_frac[r]`` fraction bits) of
+    random lengths in ``lengths``: edge rows first (all equal: ties never update the max;
+    increasing: a max update at every score; decreasing; one dominant score; both
+    extremes, where e underflows; repeated maxima), then random rows of varied spread."""
+    lo, hi = -(1 << (x_w - 1)), (1 << (x_w - 1)) - 1
+    out: list[list[int]] = []
+    for r in range(n_rows):
+        n = rng.randint(*lengths)
+        one = 1 << max(0, x_frac[r])
+        kind = r if r < 9 else 9
+        if kind == 0:
+            row = [rng.randint(lo, hi)] * n
+        elif kind == 1:
+            base = rng.randint(lo, hi - n * one // 4)
+            row = [base + k * one // 4 for k in range(n)]
+        elif kind == 2:
+            row = [hi - k for k in range(n)]
+        elif kind == 3:
+            row = [20 * one if k == n // 2 else 0 for k in range(n)]
+        elif kind == 4:
+            row = [hi if k % 2 else lo for k in range(n)]
+        elif kind == 5:
+            row = [lo + k for k in range(n)]
+        elif kind == 6:
+            row = [(k % 3) * one for k in range(n)]
+        elif kind == 7:
+            row = [lo] * n
+        elif kind == 8:
+            row = [0 if k < n - 1 else 20 * one for k in range(n)]
+        else:
+            spread = rng.choice([1, 2, 4, 8, 16, 64, 1 << (x_w - 1)])
+            centre = rng.randint(lo // 2, hi // 2)
+            half = max(1, spread * one // 4)
+            row = [centre + rng.randint(-half, half) for _ in range(n)]
+            if rng.random() < 0.3:  # repeated maxima: ties with the running max
+                m = max(row)
+                for j in rng.sample(range(n), k=min(3, n)):
+                    row[j] = m
+            elif rng.random() < 0.3:  # a rising start: several max updates in a row
+                k = rng.randint(1, n)
+                row[:k] = sorted(row[:k])
+        out.append([min(hi, max(lo, v)) for v in row])
+    return out
+
+
+def prob_format(rng: random.Random, max_width: int) -> FixedFormat:
+    """A probability format: mostly a width's worth of fraction bits (values in [0, 1]),
+    signed or not, every mode; sometimes any fraction count."""
+    w = rng.choice([2, max_width, rng.randint(2, max_width)])
+    s = rng.random() < 0.5
+    if rng.random() < 0.85:  # mostly [0, 1) or [-1/2, 1/2), sometimes narrower or wider
+        frac = w - (1 if s else 0) + rng.choice([0, 0, -1, -2, 1, -4])
+    else:
+        frac = rng.randint(-4, 40)
+    return FixedFormat(w, w - frac, s, _QUANT[rng.randrange(7)], _OVF[rng.randrange(4)])
