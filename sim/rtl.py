@@ -77,6 +77,8 @@ _LAT = CORE_LATENCY
 #: Row units: cycles from a row's last input to its first output (stages in the SV headers).
 SOFTMAX_LATENCY = 2 * _LAT["exp"] + _LAT["recip"] + 5
 LAYERNORM_LATENCY = _LAT["rsqrt"] + 8
+#: softmax_lane: a row's last score -> its result (exp, rescale loop, 1/s, output register).
+SOFTMAX_LANE_LATENCY = _LAT["exp"] + _LAT["sm_rescale"] + _LAT["recip"] + 1
 
 #: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
@@ -361,6 +363,19 @@ UNITS: dict[str, RtlUnit] = {
         _requant_rt("requant_rt", in_w=80, out_w=32, lat=3, ci_vectors=3000, full_vectors=20000),
         _requant_rt(
             "requant_rt_narrow", in_w=10, out_w=6, lat=1, ci_vectors=4000, full_vectors=20000
+        ),
+        RtlUnit(
+            name="softmax_lane",
+            top="softmax_lane",
+            params={"X_W": 32, "XF_W": 8, "SHIFT_W": 8, "SIDE_W": 12},
+            test_module="sim.cocotb.test_softmax_lane",
+            ii=1,
+            latency=SOFTMAX_LANE_LATENCY,
+            per=f"score, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max update",
+            latency_def=_ROW,
+            ci_vectors=300,
+            full_vectors=3000,
+            notes="rows of 1..48 32-bit scores, each with its own fraction count, back to back",
         ),
         _elem(
             "gelu_rt",

@@ -177,10 +177,13 @@ def finish(
     cycles: int,
     wall_s: float,
     extra_outputs: Sequence[tuple[int, int]] = (),
+    measured: dict[str, Any] | None = None,
 ) -> None:
     """Write the result file and fail the test on mismatches, extra output words
-    or wrong timing."""
-    cfg = config()
+    or wrong timing. ``measured`` holds further timing figures of the unit (e.g.
+    ``stall``, cycles per running-max update), each checked against the case's
+    ``expected_<name>``."""
+    cfg, case = config(), load_case()
     result = {
         "unit": name,
         "simulator": cocotb.SIM_NAME,
@@ -196,6 +199,7 @@ def finish(
         "cycles": cycles,
         "wall_s": round(wall_s, 3),
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
+        **(measured or {}),
     }
     Path(cfg["result"]).write_text(json.dumps(result, indent=2) + "\n")
     if cfg.get("check", True):
@@ -208,6 +212,9 @@ def finish(
         assert latency == cfg["expected_latency"], (
             f"latency {latency} != expected {cfg['expected_latency']}"
         )
+        for key, value in (measured or {}).items():
+            want = case[f"expected_{key}"]
+            assert value == want, f"{key} {value} != expected {want}"
 
 
 def load_case() -> dict[str, Any]:
@@ -259,13 +266,18 @@ async def run_case(dut: Any) -> None:
     extra = words[len(expected) :] + drained
     got = [w for _, w in words[: len(expected)]]
     mismatches = [describe(case, k, g, e) for k, (g, e) in enumerate(zip(got, expected)) if g != e]
+    measured: dict[str, Any] = {}
     if case["timing"] == "elementwise":
         ii, latency = elementwise_timing(fast)
     elif case["timing"] == "group":
         ii, latency = group_timing(fast, counts[:n_perf], per_out)
+    elif case["timing"] == "stalls":
+        ii, latency, measured["stall"] = stall_timing(
+            fast, counts[:n_perf], per_out, case["stall_after"][:cut_in]
+        )
     else:
         ii, latency = row_timing(fast, per_in, per_out)
-    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall, extra)
+    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall, extra, measured)
 
 
 def elementwise_timing(trace: Trace) -> tuple[int, int]:
@@ -290,6 +302,29 @@ def group_timing(trace: Trace, counts: Sequence[int], per_out: int) -> tuple[int
     if len(lats) != 1:
         raise AssertionError(f"latency is not constant: {sorted(lats)}")
     return (max(gaps) if gaps else 1), lats.pop()
+
+
+def stall_timing(
+    trace: Trace, counts: Sequence[int], per_out: int, stall_after: Sequence[int]
+) -> tuple[int, int, int]:
+    """II, latency and stall of a unit that takes one input per cycle except for a
+    fixed stall after the inputs flagged in ``stall_after`` (a softmax lane after a
+    new running max), with groups (rows) of varying length back to back.
+
+    Every gap between accepted inputs must be 1, or 1 + stall after a flagged input,
+    with one stall count for the whole phase; latency as :func:`group_timing`.
+    Returns (1, latency, stall).
+    """
+    _, latency = group_timing(trace, counts, per_out)
+    gaps = intervals(trace.in_cycles)
+    flagged = {g - 1 for g, f in zip(gaps, stall_after) if f}
+    plain = {g for g, f in zip(gaps, stall_after) if not f}
+    if len(flagged) != 1 or plain - {1}:
+        raise AssertionError(
+            f"input gaps are not 1 + a fixed stall after the flagged inputs: stalls "
+            f"{sorted(flagged)}, other gaps {sorted(plain)}"
+        )
+    return 1, latency, flagged.pop()
 
 
 def row_timing(trace: Trace, per_in: int, per_out: int) -> tuple[float, int]:
