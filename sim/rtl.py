@@ -83,6 +83,10 @@ LAYERNORM_LATENCY = _LAT["rsqrt"] + 8
 LAYERNORM_RT_LATENCY = 6 + _LAT["rsqrt"] + 1 + 3 + 2 * _LAT["requant_rt"] + 1
 #: softmax_lane: a row's last score -> its result (exp, rescale loop, 1/s, output register).
 SOFTMAX_LANE_LATENCY = _LAT["exp"] + _LAT["sm_rescale"] + _LAT["recip"] + 1
+#: router_rt: a token's last logit -> its gates: the softmax lane, then the gate pipeline
+#: (probabilities, their sum, 1/sum, the products, requant_rt, the output register).
+ROUTER_RT_LATENCY = SOFTMAX_LANE_LATENCY + _LAT["prob"] + 1 + _LAT["recip"] + 1
+ROUTER_RT_LATENCY += _LAT["requant_rt"] + 1
 
 #: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
@@ -380,6 +384,20 @@ UNITS: dict[str, RtlUnit] = {
             ci_vectors=300,
             full_vectors=3000,
             notes="rows of 1..48 32-bit scores, each with its own fraction count, back to back",
+        ),
+        RtlUnit(
+            name="router_rt",
+            top="router_rt",
+            params={"L_W": 32, "LF_W": 8, "K_MAX": 4, "OUT_W": 32, "IW": 4, "SHIFT_W": 10},
+            test_module="sim.cocotb.test_router_rt",
+            ii=1,
+            latency=ROUTER_RT_LATENCY,
+            per=f"logit, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max update",
+            latency_def="last logit of a token -> its gates",
+            ci_vectors=300,
+            full_vectors=3000,
+            notes="tokens of 1..16 32-bit logits, top-1..4, gates with or without "
+            "renormalisation into a per-token gate format",
         ),
         RtlUnit(
             name="layernorm_rt",
