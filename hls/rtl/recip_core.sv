@@ -1,5 +1,7 @@
 // 1/s for s > 0 as a pseudo-float (mant, shift), value mant * 2**-(MANT_FRAC +
-// shift), bit exact with pymodel.numerics.hwmath.recip_fixed.
+// shift), bit exact with pymodel.numerics.hwmath.recip_fixed (and edgemoe_math.h
+// recip_fixed) for a run-time fraction count s_frac (the compile-time units tie
+// it to a constant). SHIFT_W must hold floor(log2 s) - s_frac.
 //
 // A plain pipeline with an enable and no handshake, hwmath_pkg::RECIP_LAT = 4
 // stages: 1 normalise (norm_lead), 2 table read, 3 interpolation (exact),
@@ -9,14 +11,15 @@
 module recip_core #(
     // bits of the input s (unsigned, s > 0)
     parameter int S_W     = 30,
-    // fraction bits of s
-    parameter int S_FRAC  = 16,
+    // bits of the run-time fraction count s_frac (signed)
+    parameter int FRAC_W  = 8,
     // bits of the output exponent shift (signed)
     parameter int SHIFT_W = 8
 ) (
     input  wire                                   clk,
     input  wire                                   en,
     input  wire         [                S_W-1:0] s,
+    input  wire  signed [             FRAC_W-1:0] s_frac,
     output logic        [hwmath_pkg::MANT_FRAC:0] mant,
     output logic signed [            SHIFT_W-1:0] shift
 );
@@ -37,10 +40,11 @@ module recip_core #(
   logic signed [SHIFT_W-1:0] l0, l1, l2, l3;
   norm_lead #(
       .V_W(S_W),
-      .V_FRAC(S_FRAC),
+      .FRAC_W(FRAC_W),
       .SHIFT_W(SHIFT_W)
   ) nrm (
       .v(s),
+      .v_frac(s_frac),
       .m(m0),
       .lead(l0)
   );

@@ -32,6 +32,12 @@ module recip_unit #(
   localparam int LAT = hwmath_pkg::RECIP_LAT;
   logic en;
   logic [LAT-1:0] valid_unused;  // stage valid bits: the core has no state to gate
+  initial begin
+    if (S_FRAC < -128 || S_FRAC > 127) begin
+      $error("recip_unit: S_FRAC = %0d out of range -128..127 (instance %m)", S_FRAC);
+      $finish;
+    end
+  end
   logic [hwmath_pkg::MANT_FRAC:0] mant;
   logic signed [SHIFT_W-1:0] shift;
   pipe_ctrl #(
@@ -50,12 +56,13 @@ module recip_unit #(
   );
   recip_core #(
       .S_W(S_W),
-      .S_FRAC(S_FRAC),
+      .FRAC_W(8),
       .SHIFT_W(SHIFT_W)
   ) core (
       .clk(ap_clk),
       .en(en),
       .s(in_dout),
+      .s_frac(8'(S_FRAC)),
       .mant(mant),
       .shift(shift)
   );

@@ -1,5 +1,7 @@
 // 1/sqrt(v) for v > 0 as a pseudo-float (mant, shift), bit exact with
-// pymodel.numerics.hwmath.rsqrt_fixed.
+// pymodel.numerics.hwmath.rsqrt_fixed (and edgemoe_math.h rsqrt_fixed) for a
+// run-time fraction count v_frac (the compile-time units tie it to a
+// constant). SHIFT_W must hold L = floor(log2 v) - v_frac.
 //
 // v = m * 2**L (norm_lead), L = 2k or 2k+1: 1/sqrt(m) (table rsqrt_even) or
 // 1/sqrt(2m) (rsqrt_odd), shift = k = floor(L/2). A plain pipeline with an
@@ -10,14 +12,15 @@
 module rsqrt_core #(
     // bits of the input v (unsigned, v > 0)
     parameter int V_W     = 32,
-    // fraction bits of v
-    parameter int V_FRAC  = 24,
+    // bits of the run-time fraction count v_frac (signed)
+    parameter int FRAC_W  = 8,
     // bits of the output exponent shift (signed)
     parameter int SHIFT_W = 8
 ) (
     input  wire                                   clk,
     input  wire                                   en,
     input  wire         [                V_W-1:0] v,
+    input  wire  signed [             FRAC_W-1:0] v_frac,
     output logic        [hwmath_pkg::MANT_FRAC:0] mant,
     output logic signed [            SHIFT_W-1:0] shift
 );
@@ -44,10 +47,11 @@ module rsqrt_core #(
   logic signed [SHIFT_W-1:0] l0, l1, l2, l3;
   norm_lead #(
       .V_W(V_W),
-      .V_FRAC(V_FRAC),
+      .FRAC_W(FRAC_W),
       .SHIFT_W(SHIFT_W)
   ) nrm (
       .v(v),
+      .v_frac(v_frac),
       .m(m0),
       .lead(l0)
   );

@@ -32,6 +32,12 @@ module rsqrt_unit #(
   localparam int LAT = hwmath_pkg::RSQRT_LAT;
   logic en;
   logic [LAT-1:0] valid_unused;  // stage valid bits: the core has no state to gate
+  initial begin
+    if (V_FRAC < -128 || V_FRAC > 127) begin
+      $error("rsqrt_unit: V_FRAC = %0d out of range -128..127 (instance %m)", V_FRAC);
+      $finish;
+    end
+  end
   logic [hwmath_pkg::MANT_FRAC:0] mant;
   logic signed [SHIFT_W-1:0] shift;
   pipe_ctrl #(
@@ -50,12 +56,13 @@ module rsqrt_unit #(
   );
   rsqrt_core #(
       .V_W(V_W),
-      .V_FRAC(V_FRAC),
+      .FRAC_W(8),
       .SHIFT_W(SHIFT_W)
   ) core (
       .clk(ap_clk),
       .en(en),
       .v(in_dout),
+      .v_frac(8'(V_FRAC)),
       .mant(mant),
       .shift(shift)
   );

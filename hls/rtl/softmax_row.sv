@@ -63,6 +63,7 @@ module softmax_row #(
   localparam int SF = hwmath_pkg::SOFTMAX_SUM_FRAC;
   localparam int SW = hwmath_pkg::SOFTMAX_SUM_INT + SF;  // running sum width
   localparam int DW = X_W + 1;  // x - m
+  localparam int FW = 8;  // the cores' fraction-count ports: compile-time constants here
   localparam int LE = hwmath_pkg::EXP_LAT;
   localparam int LR = hwmath_pkg::RECIP_LAT;
   localparam logic [SW-1:0] ONE = SW'(1) << SF;
@@ -72,7 +73,7 @@ module softmax_row #(
   localparam int SBW = 1 + X_W + STW;  // side band of an output: {last, m, mant, shift}
 
   initial begin
-    if (N < 2 || X_W < 2 || X_FRAC < 0 || SHIFT_W < 2) begin
+    if (N < 2 || X_W < 2 || X_FRAC < 0 || X_FRAC > 127 || SHIFT_W < 2) begin
       $error("softmax_row: N = %0d, X_W = %0d, X_FRAC = %0d, SHIFT_W = %0d out of range (instance %m)",
              N, X_W, X_FRAC, SHIFT_W);
       $finish;
@@ -102,11 +103,12 @@ module softmax_row #(
   assign fl_in = {take, first, event_in, last, wbank};
   exp_core #(
       .D_W(DW),
-      .D_FRAC(X_FRAC)
+      .DF_W(FW)
   ) exp_sum (
       .clk(ap_clk),
       .en(ap_ce),
       .d(d_in),
+      .d_frac(FW'(X_FRAC)),
       .y(e_sum)
   );
   delay #(
@@ -148,12 +150,13 @@ module softmax_row #(
   logic [1:0] rfl;
   recip_core #(
       .S_W(SW),
-      .S_FRAC(SF),
+      .FRAC_W(FW),
       .SHIFT_W(SHIFT_W)
   ) rcp (
       .clk(ap_clk),
       .en(ap_ce),
       .s(r_in),
+      .s_frac(FW'(SF)),
       .mant(mant_r),
       .shift(shift_r)
   );
@@ -209,11 +212,12 @@ module softmax_row #(
   assign d_out = DW'($signed(rd_x)) - DW'($signed(rd_m));
   exp_core #(
       .D_W(DW),
-      .D_FRAC(X_FRAC)
+      .DF_W(FW)
   ) exp_out (
       .clk(ap_clk),
       .en(en_o),
       .d(d_out),
+      .d_frac(FW'(X_FRAC)),
       .y(e_out)
   );
   delay #(

@@ -35,6 +35,11 @@ CORE_LATENCY: dict[str, int] = {
     "rsqrt": 4,  # rsqrt_core: as recip_core, both parity tables read
     "gelu": 3,  # gelu_core: table read, ReLU(x) - d(|x|), requantisation
     "mac": 4,  # mac_tile: products, adder tree, accumulation, requantisation
+    # the run-time-format units of the RTL engine (hls/rtl/engine/)
+    "requant_rt": 2,  # requant_rt's default: rounding, then overflow (output register)
+    "gelu_rt": 4,  # gelu_rt: table read, ReLU(x) - d(|x|), requant_rt
+    "prob": 7,  # prob_lane: exp_core, e * (1/s), requant_rt
+    "sm_rescale": 3,  # softmax_lane: s * e(m_old - m_new) rounded + 1, a 3-cycle loop
 }
 
 #: LayerNorm epsilon is tabulated for squares with 0..LN_EPS_MAX_FQ fraction bits.

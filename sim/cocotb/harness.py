@@ -18,6 +18,8 @@ latency different from the expected ones.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import os
 import random
@@ -177,10 +179,13 @@ def finish(
     cycles: int,
     wall_s: float,
     extra_outputs: Sequence[tuple[int, int]] = (),
+    measured: dict[str, Any] | None = None,
 ) -> None:
     """Write the result file and fail the test on mismatches, extra output words
-    or wrong timing."""
-    cfg = config()
+    or wrong timing. ``measured`` holds further timing figures of the unit (e.g.
+    ``stall``, cycles per running-max update), each checked against the case's
+    ``expected_<name>``."""
+    cfg, case = config(), load_case()
     result = {
         "unit": name,
         "simulator": cocotb.SIM_NAME,
@@ -196,6 +201,7 @@ def finish(
         "cycles": cycles,
         "wall_s": round(wall_s, 3),
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
+        **(measured or {}),
     }
     Path(cfg["result"]).write_text(json.dumps(result, indent=2) + "\n")
     if cfg.get("check", True):
@@ -208,6 +214,9 @@ def finish(
         assert latency == cfg["expected_latency"], (
             f"latency {latency} != expected {cfg['expected_latency']}"
         )
+        for key, value in (measured or {}).items():
+            want = case[f"expected_{key}"]
+            assert value == want, f"{key} {value} != expected {want}"
 
 
 def load_case() -> dict[str, Any]:
@@ -220,7 +229,11 @@ def describe(case: dict[str, Any], k: int, got: int, want: int) -> str:
     names, widths, signed = case["out_names"], case["out_widths"], case["out_signed"]
     g, w = unpack(got, widths, signed), unpack(want, widths, signed)
     diff = {n: (a, b) for n, a, b in zip(names, g, w) if a != b}
-    vec = k // case["outputs_per_vector"]
+    if "vector_outputs" in case:  # outputs per vector vary: find k's vector
+        ends = list(itertools.accumulate(case["vector_outputs"]))
+        vec = bisect.bisect_right(ends, k)
+    else:
+        vec = k // case["outputs_per_vector"]
     return f"vector {vec} output {k}: (got, want) {diff}; input {case['labels'][vec]}"
 
 
@@ -236,12 +249,13 @@ async def run_case(dut: Any) -> None:
     per_in, per_out = case["inputs_per_vector"], case["outputs_per_vector"]
     h = StreamHarness(dut, cfg["seed"], case["in_width"])
     await h.start()
-    # inputs per vector: constant, or listed (dot products of varying length)
+    # inputs (outputs) per vector: constant, or listed (rows of varying length)
     counts = case.get("vector_inputs") or [per_in] * (len(inputs) // per_in)
     n_vec = len(counts)
+    outs = case.get("vector_outputs") or [per_out] * n_vec
     n_perf = min(case["n_perf"], n_vec)
     t0 = time.perf_counter()
-    cut_in, cut_out = sum(counts[:n_perf]), n_perf * per_out
+    cut_in, cut_out = sum(counts[:n_perf]), sum(outs[:n_perf])
     budget = 200 + 40 * len(inputs)
     fast = await h.run(inputs[:cut_in], cut_out, Phase(), budget)
     slow = await h.run(
@@ -253,19 +267,24 @@ async def run_case(dut: Any) -> None:
     # nothing may follow the last expected word: watch the output for longer than
     # the unit needs to turn its largest vector around
     longest = max(counts) if counts else per_in
-    drained = await h.drain(32 + 2 * (cfg["expected_latency"] + longest + per_out))
+    drained = await h.drain(32 + 2 * (cfg["expected_latency"] + longest + max(outs, default=0)))
     wall = time.perf_counter() - t0
     words = fast.outputs + slow.outputs
     extra = words[len(expected) :] + drained
     got = [w for _, w in words[: len(expected)]]
     mismatches = [describe(case, k, g, e) for k, (g, e) in enumerate(zip(got, expected)) if g != e]
+    measured: dict[str, Any] = {}
     if case["timing"] == "elementwise":
         ii, latency = elementwise_timing(fast)
     elif case["timing"] == "group":
-        ii, latency = group_timing(fast, counts[:n_perf], per_out)
+        ii, latency = group_timing(fast, counts[:n_perf], outs[:n_perf])
+    elif case["timing"] == "stalls":
+        ii, latency, measured["stall"] = stall_timing(
+            fast, counts[:n_perf], outs[:n_perf], case["stall_after"][:cut_in]
+        )
     else:
         ii, latency = row_timing(fast, per_in, per_out)
-    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall, extra)
+    finish(cfg["name"], n_vec, mismatches, ii, latency, h.cycle, wall, extra, measured)
 
 
 def elementwise_timing(trace: Trace) -> tuple[int, int]:
@@ -277,19 +296,44 @@ def elementwise_timing(trace: Trace) -> tuple[int, int]:
     return (max(gaps) if gaps else 1), lat.pop()
 
 
-def group_timing(trace: Trace, counts: Sequence[int], per_out: int) -> tuple[int, int]:
+def group_timing(trace: Trace, counts: Sequence[int], outs: Sequence[int]) -> tuple[int, int]:
     """II (largest gap between accepted beats) and latency (a group's last beat to
-    its first output) of a unit whose vectors have a varying number of beats."""
+    its first output) of a unit whose vectors have a varying number of input
+    beats (``counts``) and output words (``outs``)."""
     gaps = intervals(trace.in_cycles)
     ends, pos = [], 0
     for c in counts:
         pos += c
         ends.append(trace.in_cycles[pos - 1])
-    firsts = [c for c, _ in trace.outputs[::per_out]]
+    starts = [0, *itertools.accumulate(outs)][: len(outs)]
+    firsts = [trace.outputs[k][0] for k in starts]
     lats = {f - e for f, e in zip(firsts, ends)}
     if len(lats) != 1:
         raise AssertionError(f"latency is not constant: {sorted(lats)}")
     return (max(gaps) if gaps else 1), lats.pop()
+
+
+def stall_timing(
+    trace: Trace, counts: Sequence[int], outs: Sequence[int], stall_after: Sequence[int]
+) -> tuple[int, int, int]:
+    """II, latency and stall of a unit that takes one input per cycle except for a
+    fixed stall after the inputs flagged in ``stall_after`` (a softmax lane after a
+    new running max), with groups (rows) of varying length back to back.
+
+    Every gap between accepted inputs must be 1, or 1 + stall after a flagged input,
+    with one stall count for the whole phase; latency as :func:`group_timing`.
+    Returns (1, latency, stall).
+    """
+    _, latency = group_timing(trace, counts, outs)
+    gaps = intervals(trace.in_cycles)
+    flagged = {g - 1 for g, f in zip(gaps, stall_after) if f}
+    plain = {g for g, f in zip(gaps, stall_after) if not f}
+    if len(flagged) != 1 or plain - {1}:
+        raise AssertionError(
+            f"input gaps are not 1 + a fixed stall after the flagged inputs: stalls "
+            f"{sorted(flagged)}, other gaps {sorted(plain)}"
+        )
+    return 1, latency, flagged.pop()
 
 
 def row_timing(trace: Trace, per_in: int, per_out: int) -> tuple[float, int]:
