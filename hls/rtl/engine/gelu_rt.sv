@@ -95,7 +95,7 @@ module gelu_rt #(
     if (fine) begin
       ub0 = (xf - SW'(S) > SW'(UBMAX)) ? UBW'(UBMAX) : UBW'(xf - SW'(S));
       idx = (X_W + S + LR)'(ax >> ub0);
-      u0 = UW'(ax & ~({X_W{1'b1}} << ub0));
+      u0 = UW'(ax) & ~({UW{1'b1}} << ub0);  // the bits of |x| below the index
       lsh0 = LSHW'(GF - S);
       fr0 = FW'(xf) + FW'(GF - S);
     end else begin

@@ -243,7 +243,7 @@ module lin_epi #(
       delay #(
           .W(16 + GW),
           .LAT(DL)
-      ) d (
+      ) qd (
           .clk(clk),
           .en(1'b1),
           .d({m_row[gl*16+:16], m_gate[gl*GW+:GW]}),

@@ -116,6 +116,8 @@ module lin_unit #(
   localparam int STW = ACT_W + hwmath_pkg::MANT_FRAC + 9;
   localparam int NWP = (PORTS * 16 > PL) ? ((PORTS * 16 > TI) ? PORTS * 16 : TI) : ((PL > TI) ? PL : TI);
   localparam int XW_IN = R * TI * ACT_W + 2 * TO * TI * WW + 3;
+  localparam int JW = $clog2(NJ);  // job register index
+  localparam int OW = $clog2(2 * TO);  // tile row index
 
   initial begin
     if (KP % TI != 0 || NJ > 255 || 2 * TO > 32) begin
@@ -127,7 +129,7 @@ module lin_unit #(
 
   // ------------------------------------------------------------ job registers
   job_t jobs[NJ];
-  always_ff @(posedge clk) if (job_we) jobs[job_waddr] <= job_wdata;
+  always_ff @(posedge clk) if (job_we) jobs[job_waddr[JW-1:0]] <= job_wdata;
 
   logic [7:0] ws_idx[PORTS];
   logic [7:0] bias_idx;
@@ -147,7 +149,7 @@ module lin_unit #(
           .list_start(list_start),
           .n_jobs(n_jobs),
           .job_idx(ws_idx[gp]),
-          .job(jobs[ws_idx[gp]]),
+          .job(jobs[ws_idx[gp][JW-1:0]]),
           .req_valid(w_req_valid[gp]),
           .req_ready(w_req_ready[gp]),
           .req_beat(w_req_beat[gp*32+:32]),
@@ -173,7 +175,7 @@ module lin_unit #(
       .list_start(list_start),
       .n_jobs(n_jobs),
       .job_idx(bias_idx),
-      .job(jobs[bias_idx]),
+      .job(jobs[bias_idx[JW-1:0]]),
       .req_valid(b_req_valid),
       .req_ready(b_req_ready),
       .req_beat(b_req_beat),
@@ -248,7 +250,7 @@ module lin_unit #(
           list_done <= 1'b1;
           st <= IDLE;
         end else begin
-          automatic job_t j = jobs[jn];
+          automatic job_t j = jobs[jn[JW-1:0]];
           automatic int te = packed_mode(j) ? 2 * TO : TO;
           automatic int k = int'(j.in_features) + int'(j.in_tail);
           job <= j;
@@ -347,8 +349,8 @@ module lin_unit #(
   logic [NWP*WW-1:0] f_d, p_d;
   always_ff @(posedge clk) begin
     for (int i = 0; i < NWP; i++) begin
-      if (f_we[i]) wt[f_buf][f_o[i*5+:5]][f_k[i*KW+:KW]] <= f_d[i*WW+:WW];
-      if (p_we[i]) wt[2][p_o[i*5+:5]][p_k[i*KW+:KW]] <= p_d[i*WW+:WW];
+      if (f_we[i]) wt[f_buf][f_o[i*5+:OW]][f_k[i*KW+:KW]] <= f_d[i*WW+:WW];
+      if (p_we[i]) wt[2][p_o[i*5+:OW]][p_k[i*KW+:KW]] <= p_d[i*WW+:WW];
     end
   end
 
@@ -495,7 +497,9 @@ module lin_unit #(
   // the inputs) and the w slice of the tile (zero past the inputs and outputs).
   logic [XW_IN-1:0] beat;
   always_comb begin
+    /* verilator lint_off WIDTHCONCAT */  // one wide beat (R x TI + 2TO x TI words) cleared
     beat = '0;
+    /* verilator lint_on WIDTHCONCAT */
     for (int r = 0; r < R; r++)
       for (int i = 0; i < TI; i++) begin
         automatic int p = r * TI + i;
@@ -649,9 +653,12 @@ module lin_unit #(
       .y_data(y_data)
   );
 
+  // Status and count outputs this module does not need (kept for the submodules' other users).
+  /* verilator lint_off UNUSEDSIGNAL */
   logic unused;
   assign unused = f_busy ^ pf_busy ^ mf_in_ready_unused ^ ctx_in_ready_unused ^ (^sums_count_unused) ^
       (^ctx_count_unused) ^ (^pq_re_unused) ^ (^pq_row_unused) ^ (^pq_col_unused) ^ (^pw_ready_unused);
+  /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 
 `default_nettype wire
