@@ -212,3 +212,26 @@ def test_layernorm_variance_is_exact_for_offset_rows(fmt_in, frac):
     y = layernorm_fixed(x, frac, one, 10, zero, 10, nf, nf).double() / 2**nf.frac_bits
     ref = torch.nn.functional.layer_norm(x.double() / 2**frac, (192,), eps=1e-6)
     assert (y - ref).abs().max() < 5e-3
+
+
+def test_layernorm_eps_has_one_owner(tmp_path):
+    """The eps formula lives in hwmath; the export descriptor and the RTL package use it."""
+    from pathlib import Path
+
+    from pymodel.export import descriptor
+    from pymodel.numerics import hwmath, rtl_export
+    from pymodel.numerics.hwmath import MathSpec, ln_eps_raw, ln_eps_sq
+
+    assert descriptor.ln_eps_raw is ln_eps_raw
+    assert not hasattr(rtl_export, "ln_eps_raw")
+    spec = MathSpec(ln_eps=3e-5)
+    pkg = rtl_export.write_rtl_tables(tmp_path, spec)["package"].read_text()
+    for fq in range(rtl_export.LN_EPS_MAX_FQ + 1):
+        assert f"{fq}: ln_eps_raw = 64'd{ln_eps_sq(fq, spec)};" in pkg
+    # x keeps at most ln_sq_frac fraction bits for the squares
+    assert ln_eps_raw(20, spec) == ln_eps_sq(spec.ln_sq_frac, spec) == round(3e-5 * 2**24)
+    assert ln_eps_raw(3, spec) == 1  # at least one LSB
+    # Nowhere else in the Python sources is the formula written out again.
+    root = Path(hwmath.__file__).resolve().parents[1]
+    owners = [p for p in root.rglob("*.py") if "ln_eps * 2.0 **" in p.read_text()]
+    assert owners == [Path(hwmath.__file__).resolve()]

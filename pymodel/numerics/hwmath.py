@@ -391,6 +391,29 @@ def approx_online_softmax(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tenso
 
 
 # ------------------------------------------------------------------------- LayerNorm
+def ln_square_frac(x_frac: int, spec: MathSpec = SPEC) -> int:
+    """Fraction bits ``f_q`` of the LayerNorm squares' operand: ``x`` with ``x_frac``
+    fraction bits is truncated to at most ``ln_sq_frac`` of them before squaring."""
+    return min(x_frac, spec.ln_sq_frac)
+
+
+def ln_eps_sq(sq_frac: int, spec: MathSpec = SPEC) -> int:
+    """LayerNorm epsilon in raw units of a variance with ``2 * sq_frac`` fraction bits:
+    ``max(1, rnd(eps * 2**(2 sq_frac)))``, at least one LSB of the squares.
+
+    The one definition of the formula: :func:`layernorm_fixed`, the export's
+    descriptor words (through :func:`ln_eps_raw`), the RTL package's ``ln_eps_raw``
+    table (``rtl_export``) and the generated docs all take it from here.
+    """
+    return max(1, math.floor(spec.ln_eps * 2.0 ** (2 * sq_frac) + 0.5))
+
+
+def ln_eps_raw(x_frac: int, spec: MathSpec = SPEC) -> int:
+    """LayerNorm epsilon in raw units of the variance of an input with ``x_frac``
+    fraction bits, as :func:`layernorm_fixed` adds it (the descriptor's eps words)."""
+    return ln_eps_sq(ln_square_frac(x_frac, spec), spec)
+
+
 def layernorm_fixed(
     x: torch.Tensor,
     x_frac: int,
@@ -415,14 +438,14 @@ def layernorm_fixed(
     y = z * gamma + beta requantised once to ``out``.
     """
     d = x.shape[-1]
-    a = max(0, x_frac - spec.ln_sq_frac)
-    fq = x_frac - a
+    fq = ln_square_frac(x_frac, spec)
+    a = x_frac - fq
     xs = x >> a
     s1 = xs.sum(dim=-1)
     s2 = (xs * xs).sum(dim=-1)
     if s2.numel() and int(s2.max()) >= (1 << 62):
         raise NumericsError(f"{name}: LayerNorm sum of squares exceeds 62 bits")
-    eps = max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
+    eps = ln_eps_sq(fq, spec)
     # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row.
     v = [
         d * q - p * p + eps * d * d

@@ -45,6 +45,7 @@ from .hwmath import (
     exp_fixed,
     gelu_fixed,
     layernorm_fixed,
+    ln_eps_sq,
     online_softmax_fixed,
     pseudo_to_float,
     recip_fixed,
@@ -532,7 +533,7 @@ def measure_functions(quick: bool = False, spec: MathSpec = SPEC) -> dict[str, A
     rows = 64 if quick else 2048
     tab = tables(spec)
     # LayerNorm's eps in raw units of the variance when x keeps ln_sq_frac fraction bits.
-    eps_raw = max(1, math.floor(spec.ln_eps * 2.0 ** (2 * spec.ln_sq_frac) + 0.5))
+    eps_raw = ln_eps_sq(spec.ln_sq_frac, spec)
     data = {
         "generator": "python -m pymodel.numerics.report" + (" --quick" if quick else ""),
         "machine": machine(),
