@@ -56,7 +56,8 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 
 docs: setup ## regenerate README tables, docs/NUMERICS.md and docs/ACCURACY.md from the code
 	$(PY) -m pymodel.docs
-	$(PY) -m pymodel.numerics.report
+	$(PY) -m pymodel.reports.numerics
+	$(PY) -m pymodel.reports.accuracy
 
 NOT_BUILT = @echo "make $@: not built yet (an open issue; see README.md, Status)"; exit 2
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET

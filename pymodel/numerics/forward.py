@@ -1,6 +1,6 @@
 """The golden backbone forward in any numerics preset.
 
-One network description (:func:`_run`) drives three arithmetics with the same
+One network description (:func:`run_backbone`) drives three arithmetics with the same
 interface: :class:`FloatArith` (float64, exact math or the hardware
 approximations; also records value ranges for calibration) and
 :class:`FixedArith` (exact integer arithmetic on raw fixed-point values). The
@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 
 from .fixed import FixedFormat
-from .hwmath import _requant_var as requant_var
 from .hwmath import (
     approx_gelu,
     approx_layernorm,
@@ -33,7 +32,7 @@ from .hwmath import (
     topk_fixed,
 )
 from .presets import NumericsPreset, formats_from_ranges, get_preset
-from .qtorch import NumericsError, OverflowCounter, exact_matmul, requant
+from .qtorch import NumericsError, OverflowCounter, exact_matmul, requant, requant_var
 
 
 @dataclass
@@ -139,8 +138,13 @@ class FloatArith:
             self.observe[name] = max(self.observe.get(name, 0.0), float(x.abs().max()))
             self.kinds[name] = kind
         if self.record is not None:
-            self.record[name] = x
+            self.keep(name, x)
         return x
+
+    def keep(self, name: str, value: torch.Tensor) -> None:
+        """Store a layer's value while recording (a hook for subclasses that keep more)."""
+        assert self.record is not None
+        self.record[name] = value
 
     def w(self, name: str) -> torch.Tensor:
         return self.bank[name][0]
@@ -258,8 +262,13 @@ class FixedArith:
 
     def _out(self, name: str, q: Q) -> Q:
         if self.record is not None:
-            self.record[name] = q.raw
+            self.keep(name, q.raw)
         return q
+
+    def keep(self, name: str, raw: torch.Tensor) -> None:
+        """Store a layer's raw value while recording (a hook for subclasses that keep more)."""
+        assert self.record is not None
+        self.record[name] = raw
 
     def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str, count: bool = True) -> Q:
         raw = fmt.from_float(t.detach().cpu().numpy().astype(np.float64))
@@ -368,8 +377,8 @@ class FixedArith:
             exact_matmul(p, v.raw), pfmt.frac_bits + v.frac, ofmt, self.counter, name + ".out"
         )
         if self.record is not None:
-            self.record[name + ".score"] = s
-            self.record[name + ".prob"] = p
+            self.keep(name + ".score", s)
+            self.keep(name + ".prob", p)
         return self._out(name + ".out", Q(out, ofmt))
 
     def gelu(self, name: str, x: Q) -> Q:
@@ -430,8 +439,13 @@ class FixedArith:
 
 
 # -------------------------------------------------------------------- network
-def _run(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> Any:
-    """The backbone as the hardware executes it, in arithmetic ``A``."""
+def run_backbone(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> Any:
+    """The backbone as the hardware executes it, in arithmetic ``A``.
+
+    ``A`` is a :class:`FloatArith` or :class:`FixedArith` (or a subclass that records
+    more); ``routing`` receives each MoE block's (B*T, k) expert indices. Returns
+    ``A``'s value of the output tokens (B, T, D).
+    """
     cfg = model.cfg
     b = images.shape[0]
     p = cfg.patch_size
@@ -529,13 +543,13 @@ def backbone_forward(
             f"numerics preset {preset.name!r} needs calibration first: "
             "pymodel.calibrate(model, images, 'hw16')"
         )
-    bank = _bank(model)
+    bank = model_bank(model)
     routing: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         if preset.kind == "approx":
             A = FloatArith(bank, approx=True, eps=model.cfg.ln_eps)
             A.record = {} if record else None
-            out = _run(model, images, task_id, A, routing)
+            out = run_backbone(model, images, task_id, A, routing)
             return ForwardResult(
                 tokens=out, raw=None, fmt=None, layers=A.record or {}, routing=routing
             )
@@ -543,7 +557,7 @@ def backbone_forward(
         cache = _weight_cache(model, preset)
         A = FixedArith(bank, preset, counter, cache)
         A.record = {} if record else None
-        out = _run(model, images, task_id, A, routing)
+        out = run_backbone(model, images, task_id, A, routing)
     return ForwardResult(
         tokens=out.float(),
         raw=out.raw,
@@ -563,11 +577,12 @@ def fixed_arith(model, preset: NumericsPreset, counter: OverflowCounter | None =
     """A :class:`FixedArith` over ``model``'s weights in ``preset``, sharing the forward's
     cache of quantised weights (what an export writes is what the golden forward uses)."""
     return FixedArith(
-        _bank(model), preset, counter or OverflowCounter(), _weight_cache(model, preset)
+        model_bank(model), preset, counter or OverflowCounter(), _weight_cache(model, preset)
     )
 
 
-def _bank(model) -> dict:
+def model_bank(model) -> dict[str, tuple[torch.Tensor, str]]:
+    """:func:`weight_bank` of ``model``, cached on it until its parameters change."""
     key = _param_version(model)
     cached = getattr(model, "_numerics_bank", None)
     if cached is None or cached[0] != key:
@@ -617,7 +632,7 @@ def calibrate(
     if base.kind != "fixed":
         raise ValueError(f"only fixed-point presets are calibrated, not {base.name!r}")
     batches = images if isinstance(images, list) else [images]
-    bank = _bank(model)
+    bank = model_bank(model)
     ranges: dict[str, float] = {}
     kinds: dict[str, str] = {}
     for name, (t, kind) in bank.items():
@@ -627,7 +642,7 @@ def calibrate(
         for batch in batches:
             A = FloatArith(bank, approx=False, eps=model.cfg.ln_eps, observe=ranges, kinds=kinds)
             with torch.no_grad():
-                _run(model, batch, model.cfg.task_index(task), A, {})
+                run_backbone(model, batch, model.cfg.task_index(task), A, {})
     calibrated = formats_from_ranges(ranges, kinds, base, margin)
     model.__dict__.setdefault("numerics_presets", {})[base.name] = calibrated
     return calibrated
