@@ -8,6 +8,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PRESET ?= edgemoe-t
 TASK ?=
+# torch for `make setup`: the exact version the suite is tested with, as the CPU-only wheel
+# from PyTorch's CPU index (no CUDA libraries to download). TORCH_INDEX= (empty) uses the
+# default index alone; pyproject.toml declares the supported range for library users.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream baseline report clean
 
@@ -17,6 +22,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
+	@echo "             TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) (setup)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
@@ -25,7 +31,10 @@ $(STAMP): pyproject.toml
 	command -v iverilog >/dev/null && command -v yosys >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch pinned to the CPU wheel; numpy<2 because the pynq package needs it
+	# torch pinned, CPU build: with the CPU index as an extra index pip picks 2.13.0+cpu (a
+	# local version sorts above plain 2.13.0); PyPI and local wheels still resolve offline.
+	# numpy<2 (in pyproject.toml) because the pynq package needs it
+	$(VENV)/bin/pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(VENV)/bin/pip install -q -e '.[onnx,dev]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
