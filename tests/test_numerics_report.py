@@ -202,7 +202,7 @@ def test_tapped_forward_is_backbone_forward(tiny, preset):
         assert torch.equal(value, ref.layers[name]), name
     assert all(torch.equal(routing[b], ref.routing[b]) for b in ref.routing)
     # The expert layers keep every expert's rows: each token appears top_k times.
-    rows = sum(len(t) for _, t, _ in A.experts["blocks.1.mlp.experts.htoh4"])
+    rows = sum(len(t) for _, t, _ in A.experts_seen["blocks.1.mlp.experts.htoh4"])
     assert rows == x.shape[0] * tiny.cfg.num_tokens * tiny.cfg.top_k
 
 

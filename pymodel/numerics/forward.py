@@ -32,7 +32,14 @@ from .hwmath import (
     topk_fixed,
 )
 from .presets import NumericsPreset, formats_from_ranges, get_preset
-from .qtorch import NumericsError, OverflowCounter, exact_matmul, requant, requant_var
+from .qtorch import (
+    EXACT_FLOAT,
+    NumericsError,
+    OverflowCounter,
+    exact_matmul,
+    requant,
+    requant_var,
+)
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Q:
     fmt: FixedFormat
     l1: int | None = None  # weights: max over output rows of sum |raw| (exactness bound)
     overflowed: int = 0  # weights: values outside the format when quantised
+    t64: torch.Tensor | None = None  # weights: raw transposed as float64 (matmul operand)
 
     @property
     def frac(self) -> int:
@@ -62,6 +70,33 @@ class ForwardResult:
     layers: dict[str, torch.Tensor] = field(default_factory=dict)  # raw per layer (record=True)
     overflow: dict[str, dict[str, int]] = field(default_factory=dict)
     routing: dict[str, torch.Tensor] = field(default_factory=dict)  # block -> (B*T, k) experts
+
+
+@dataclass
+class ExpertQueues:
+    """Edge-MoE's patch reordering: the (token, slot) pairs of a layer sorted by expert.
+
+    ``order`` holds the flat pair indices ``token * k + slot`` sorted stably by expert
+    (each queue keeps token order), ``tokens`` and ``experts`` the token and expert of
+    each sorted pair, ``queues`` the (expert, start, length) of each non-empty queue.
+    """
+
+    order: torch.Tensor
+    tokens: torch.Tensor
+    experts: torch.Tensor
+    queues: list[tuple[int, int, int]]
+
+    @classmethod
+    def of(cls, idx: torch.Tensor, num_experts: int) -> ExpertQueues:
+        """Queues of the router's (tokens, k) expert indices."""
+        flat = idx.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        queues, start = [], 0
+        for e, c in enumerate(torch.bincount(flat, minlength=num_experts).tolist()):
+            if c:
+                queues.append((e, start, c))
+                start += c
+        return cls(order, order // idx.shape[-1], flat.index_select(0, order), queues)
 
 
 # ------------------------------------------------------------------------ weights
@@ -133,11 +168,11 @@ class FloatArith:
         self.observe, self.kinds = observe, kinds
         self.record: dict[str, torch.Tensor] | None = None
 
-    def _obs(self, name: str, kind: str, x: torch.Tensor) -> torch.Tensor:
+    def _obs(self, name: str, kind: str, x: torch.Tensor, keep: bool = True) -> torch.Tensor:
         if self.observe is not None and x.numel():
             self.observe[name] = max(self.observe.get(name, 0.0), float(x.abs().max()))
             self.kinds[name] = kind
-        if self.record is not None:
+        if keep and self.record is not None:
             self.keep(name, x)
         return x
 
@@ -145,6 +180,11 @@ class FloatArith:
         """Store a layer's value while recording (a hook for subclasses that keep more)."""
         assert self.record is not None
         self.record[name] = value
+
+    def keep_expert(self, name: str, e: int, tokens: torch.Tensor, value: torch.Tensor) -> None:
+        """Store expert ``e``'s rows (for ``tokens``) of a per-expert layer while recording;
+        by default the last active expert's rows are what ``record`` keeps."""
+        self.keep(name, value)
 
     def w(self, name: str) -> torch.Tensor:
         return self.bank[name][0]
@@ -175,11 +215,6 @@ class FloatArith:
             y = y + residual
         return self._obs(name, kind, y)
 
-    def linear_expert(
-        self, name: str, x: torch.Tensor, w: str, b: str, e: int, kind: str
-    ) -> torch.Tensor:
-        return self._obs(name, kind, x @ self.w(w)[e].T + self.w(b)[e])
-
     def layernorm(self, name: str, x: torch.Tensor, g: str, b: str) -> torch.Tensor:
         gamma, beta = self.w(g), self.w(b)
         mean = x.mean(-1, keepdim=True)
@@ -201,7 +236,10 @@ class FloatArith:
         return self._obs(name + ".out", "attn", p @ v)
 
     def gelu(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        return self._obs(name, "gelu", approx_gelu(x) if self.approx else F.gelu(x))
+        return self._obs(name, "gelu", self._gelu(x))
+
+    def _gelu(self, x: torch.Tensor) -> torch.Tensor:
+        return approx_gelu(x) if self.approx else F.gelu(x)
 
     def route(
         self, name: str, logits: torch.Tensor, k: int, renorm: bool
@@ -217,8 +255,27 @@ class FloatArith:
     def concat_feature(self, x: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, feature.double().expand(x.shape[0], -1)], dim=-1)
 
-    def gather(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return x.index_select(0, idx)
+    def experts(
+        self, prefix: str, h: torch.Tensor, gates: torch.Tensor, queues: ExpertQueues
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Expert-major MLPs: each active expert on its queue of tokens; returns the
+        (tokens, gates, outputs) parts that :meth:`combine` scatter-adds."""
+        w1, b1 = self.w(prefix + "htoh4.w"), self.w(prefix + "htoh4.b")
+        w2, b2 = self.w(prefix + "h4toh.w"), self.w(prefix + "h4toh.b")
+        flat_gates = gates.reshape(-1)
+        parts = []
+        for e, start, count in queues.queues:
+            sel = queues.order[start : start + count]
+            tokens = queues.tokens[start : start + count]
+            u = h.index_select(0, tokens) @ w1[e].T + b1[e]
+            self._obs(prefix + "htoh4", "hidden", u, keep=False)
+            g = self._obs(prefix + "gelu", "gelu", self._gelu(u), keep=False)
+            y = self._obs(prefix + "h4toh", "expert_out", g @ w2[e].T + b2[e], keep=False)
+            if self.record is not None:
+                for layer, value in (("htoh4", u), ("gelu", g), ("h4toh", y)):
+                    self.keep_expert(prefix + layer, e, tokens, value)
+            parts.append((tokens, flat_gates[sel], y))
+        return parts
 
     def combine(self, name: str, residual: torch.Tensor, parts: list) -> torch.Tensor:
         acc = residual.clone()
@@ -270,6 +327,11 @@ class FixedArith:
         assert self.record is not None
         self.record[name] = raw
 
+    def keep_expert(self, name: str, e: int, tokens: torch.Tensor, raw: torch.Tensor) -> None:
+        """Store expert ``e``'s rows (for ``tokens``) of a per-expert layer while recording;
+        by default the last active expert's rows are what ``record`` keeps."""
+        self.keep(name, raw)
+
     def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str, count: bool = True) -> Q:
         raw = fmt.from_float(t.detach().cpu().numpy().astype(np.float64))
         out = Q(torch.from_numpy(np.ascontiguousarray(raw)).to(torch.int64), fmt)
@@ -320,11 +382,8 @@ class FixedArith:
     ) -> Q:
         wq = self.w(w)
         b_q = self.w(b) if b else None
-        return self._linear(name, x, wq.raw, wq.fmt, b_q, kind, residual, wq.l1)
-
-    def linear_expert(self, name: str, x: Q, w: str, b: str, e: int, kind: str) -> Q:
-        wq, bq = self.w(w), self.w(b)
-        return self._linear(name, x, wq.raw[e], wq.fmt, Q(bq.raw[e], bq.fmt), kind, None, wq.l1)
+        w64 = _transposed_f64(wq)
+        return self._linear(name, x, wq.raw, wq.fmt, b_q, kind, residual, wq.l1, w64)
 
     def _linear(
         self,
@@ -336,9 +395,10 @@ class FixedArith:
         kind: str,
         residual: Q | None = None,
         w_l1: int | None = None,
+        w_t64: torch.Tensor | None = None,
     ) -> Q:
         frac = x.frac + w_fmt.frac_bits
-        acc = exact_matmul(x.raw, w_raw.T, w_l1)
+        acc = exact_matmul(x.raw, w_raw.T, w_l1, w_t64)
         if b is not None:
             acc = acc + self._align(b, frac, f"{name} bias")
         if residual is not None:
@@ -409,8 +469,48 @@ class FixedArith:
         f = self.quantize(feature, x.fmt, "task_feature")
         return Q(torch.cat([x.raw, f.raw.expand(x.raw.shape[0], -1)], dim=-1), x.fmt)
 
-    def gather(self, x: Q, idx: torch.Tensor) -> Q:
-        return Q(x.raw.index_select(0, idx), x.fmt)
+    def experts(
+        self, prefix: str, h: Q, gates: Q, queues: ExpertQueues
+    ) -> list[tuple[torch.Tensor, Q, Q]]:
+        """Expert-major MLPs of every active expert at once: the rows of all queues are
+        gathered in queue order, each expert's rows multiplied by its own weights, and
+        bias, GELU and requantisation applied to all rows together (every expert shares
+        the layer's formats, so this is the per-expert computation, row for row).
+        Returns one (tokens, gates, outputs) part for :meth:`combine`."""
+        x = Q(h.raw.index_select(0, queues.tokens), h.fmt)
+        u = self._expert_linear(prefix + "htoh4", x, prefix + "htoh4", queues, "hidden")
+        gname = prefix + "gelu"
+        gfmt = self._fmt(gname, "gelu")
+        g = Q(gelu_fixed(u.raw, u.frac, gfmt, self.spec, self.counter, gname), gfmt)
+        y = self._expert_linear(prefix + "h4toh", g, prefix + "h4toh", queues, "expert_out")
+        if self.record is not None:
+            for e, start, count in queues.queues:
+                tokens = queues.tokens[start : start + count]
+                for name, value in (("htoh4", u), ("gelu", g), ("h4toh", y)):
+                    self.keep_expert(prefix + name, e, tokens, value.raw[start : start + count])
+        gate = Q(gates.raw.reshape(-1).index_select(0, queues.order), gates.fmt)
+        return [(queues.tokens, gate, y)]
+
+    def _expert_linear(self, name: str, x: Q, weights: str, queues: ExpertQueues, kind: str) -> Q:
+        """One per-expert linear layer over the rows of all queues (rows in queue order)."""
+        wq, bq = self.w(weights + ".w"), self.w(weights + ".b")
+        frac = x.frac + wq.frac
+        w64 = _transposed_f64(wq)
+        n, out = x.raw.shape[0], wq.raw.shape[-2]
+        if n and int(x.raw.abs().max()) * wq.l1 < EXACT_FLOAT:
+            # Every partial sum of every expert is an integer below 2**53: float64 is exact.
+            x64, acc64 = x.raw.double(), torch.empty(n, out, dtype=torch.float64)
+            for e, start, count in queues.queues:
+                torch.matmul(x64[start : start + count], w64[e], out=acc64[start : start + count])
+            acc = acc64.to(torch.int64)
+        else:
+            acc = torch.empty(n, out, dtype=torch.int64)
+            for e, start, count in queues.queues:
+                rows = slice(start, start + count)
+                acc[rows] = exact_matmul(x.raw[rows], wq.raw[e].T, wq.l1, w64[e])
+        bias = self._align(bq, frac, f"{name} bias").index_select(0, queues.experts)
+        fmt = self._fmt(name, kind)
+        return Q(requant(acc + bias, frac, fmt, self.counter, name), fmt)
 
     def combine(self, name: str, residual: Q, parts: list) -> Q:
         if not parts:
@@ -486,36 +586,17 @@ def run_backbone(model, images: torch.Tensor, task_id: int, A: Any, routing: dic
         logits = A.linear(n + "mlp.gate", gate_in, gate, None, "gate_logit")
         idx, gates = A.route(n + "mlp.gate_prob", logits, cfg.top_k, cfg.renormalize_gates)
         routing[f"blocks.{i}"] = idx
-        parts = []
-        flat_e = idx.reshape(-1)
-        order = torch.argsort(flat_e, stable=True)
-        counts = torch.bincount(flat_e, minlength=cfg.num_experts).tolist()
-        start = 0
-        e_name = n + "mlp.experts."
-        for e, c in enumerate(counts):
-            if not c:
-                continue
-            sel = order[start : start + c]
-            start += c
-            tokens = sel // cfg.top_k
-            xe = A.gather(h, tokens)
-            u = A.linear_expert(
-                e_name + "htoh4", xe, e_name + "htoh4.w", e_name + "htoh4.b", e, "hidden"
-            )
-            u = A.gelu(e_name + "gelu", u)
-            y = A.linear_expert(
-                e_name + "h4toh", u, e_name + "h4toh.w", e_name + "h4toh.b", e, "expert_out"
-            )
-            g = _select(gates, sel)
-            parts.append((tokens, g, y))
+        queues = ExpertQueues.of(idx, cfg.num_experts)
+        parts = A.experts(n + "mlp.experts.", h, gates, queues)
         x = A.combine(n + "mlp.combine", x, parts)
     return A.unflatten(x, b)
 
 
-def _select(gates: Any, sel: torch.Tensor) -> Any:
-    if isinstance(gates, Q):
-        return Q(gates.raw.reshape(-1)[sel], gates.fmt)
-    return gates.reshape(-1)[sel]
+def _transposed_f64(w: Q) -> torch.Tensor:
+    """The weight's raw values transposed as float64 (cached: the matmul's right operand)."""
+    if w.t64 is None:
+        w.t64 = w.raw.double().transpose(-1, -2).contiguous()
+    return w.t64
 
 
 # ---------------------------------------------------------------------- public

@@ -115,6 +115,26 @@ def _interp(
     return (a << u_bits) + (b - a) * u
 
 
+#: Widest fraction whose every interpolated value is tabulated (2**18 int64 = 2 MiB).
+_FUSED_MAX_BITS = 18
+
+
+@cache
+def _interpolated(name: str, spec: MathSpec, frac_bits: int, index_bits: int) -> torch.Tensor:
+    """:func:`_interp` of table ``name`` at every ``frac_bits``-bit fraction, as one table:
+    the interpolation fused into a single lookup (the same integers, computed once)."""
+    return _interp(_t(name, spec), torch.arange(1 << frac_bits), frac_bits, index_bits)
+
+
+def _lookup(
+    name: str, spec: MathSpec, frac_value: torch.Tensor, frac_bits: int, index_bits: int
+) -> torch.Tensor:
+    """:func:`_interp` of table ``name``: one lookup in the fused table where it is small."""
+    if frac_bits <= _FUSED_MAX_BITS:
+        return _interpolated(name, spec, frac_bits, index_bits)[frac_value]
+    return _interp(_t(name, spec), frac_value, frac_bits, index_bits)
+
+
 # ------------------------------------------------------------------------------- exp
 def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tensor:
     """e**d for d <= 0 (raw, ``d_frac`` fraction bits) -> raw with ``exp_out_frac`` bits.
@@ -128,12 +148,12 @@ def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tens
     log2e = tables(spec)["log2e"][0]
     t = shift_round(d * log2e, d_frac + spec.log2e_frac - spec.exp_in_frac, Quant.AP_RND)
     n = t >> spec.exp_in_frac  # floor, <= 0
-    f = t - (n << spec.exp_in_frac)
-    y = _interp(_t("exp2", spec), f, spec.exp_in_frac, spec.exp_table_bits)
+    f = t & ((1 << spec.exp_in_frac) - 1)  # t - n * 2**exp_in_frac
+    y = _lookup("exp2", spec, f, spec.exp_in_frac, spec.exp_table_bits)
     y_frac = spec.mant_frac + spec.exp_in_frac - spec.exp_table_bits
     sh = (y_frac - spec.exp_out_frac - n).clamp(max=62)  # >= y_frac - out_frac > 0
-    half = torch.ones_like(sh) << (sh - 1)
-    return (y + half) >> sh
+    # (y + 2**(sh-1)) >> sh, rounding half up, without forming 2**(sh-1) per element
+    return ((y >> (sh - 1)) + 1) >> 1
 
 
 def approx_exp(d: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -181,7 +201,7 @@ def recip_fixed(
     interpolation, rounded half up once to ``mant_frac`` bits; shift = L.
     """
     m, lead = _normalise(s, s_frac, spec)
-    y = _interp(_t("recip", spec), m, spec.norm_in_frac, spec.recip_table_bits)
+    y = _lookup("recip", spec, m, spec.norm_in_frac, spec.recip_table_bits)
     mant = shift_round(y, spec.norm_in_frac - spec.recip_table_bits, Quant.AP_RND)
     return mant, lead
 
@@ -204,8 +224,8 @@ def _rsqrt_normalised(
     """rsqrt of (1 + m / 2**norm_in_frac) * 2**lead as a pseudo-float."""
     k = torch.div(lead, 2, rounding_mode="floor")
     odd = (lead - 2 * k) == 1
-    ye = _interp(_t("rsqrt_even", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
-    yo = _interp(_t("rsqrt_odd", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    ye = _lookup("rsqrt_even", spec, m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    yo = _lookup("rsqrt_odd", spec, m, spec.norm_in_frac, spec.rsqrt_table_bits)
     mant = shift_round(
         torch.where(odd, yo, ye), spec.norm_in_frac - spec.rsqrt_table_bits, Quant.AP_RND
     )
@@ -262,26 +282,42 @@ def gelu_fixed(
 ) -> torch.Tensor:
     """GELU(x) = ReLU(x) - d(|x|), d(t) = t * Phi(-t) tabulated with step 2**-S on
     [0, range) and linearly interpolated (d = 0 beyond), requantised once to ``out``."""
-    s = spec.gelu_step_log2
-    ax = x.abs()
-    if x_frac >= s:
-        u_bits = x_frac - s
-        i = ax >> u_bits
-        u = ax & ((1 << u_bits) - 1)
-    else:
-        u_bits = 0
-        i = ax << (s - x_frac)
-        u = torch.zeros_like(ax)
-    n = spec.gelu_range << s
-    inside = i < n
-    ic = i.clamp(max=n - 1)
-    table = _t("gelu", spec)
-    a, b = table[ic], table[ic + 1]
-    dv = torch.where(inside, (a << u_bits) + (b - a) * u, torch.zeros_like(ax))
+    u_bits = max(0, x_frac - spec.gelu_step_log2)
+    dv = _gelu_d(spec, x_frac)(x.abs())
     frac = spec.gelu_frac + u_bits
-    relu = x.clamp(min=0)
-    wide = (relu << (frac - x_frac)) - dv  # frac > x_frac by construction
+    wide = (x.clamp(min=0) << (frac - x_frac)) - dv  # frac > x_frac by construction
     return requant(wide, frac, out, counter, name)
+
+
+@cache
+def _gelu_d(spec: MathSpec, x_frac: int):
+    """|x| (raw, ``x_frac`` fraction bits) -> d(|x|) of :func:`gelu_fixed`, exact, with
+    ``gelu_frac + max(0, x_frac - gelu_step_log2)`` fraction bits; 0 from ``gelu_range``.
+
+    Tables extended by a zero entry so that clamping the index gives d = 0 beyond the
+    range: with few input fraction bits, every value of d is tabulated (one lookup);
+    otherwise the interpolation T[i] 2**u_bits + (T[i+1] - T[i]) u with both terms
+    tabulated per interval.
+    """
+    s, table = spec.gelu_step_log2, _t("gelu", spec)
+    n = spec.gelu_range << s  # intervals; table has n + 1 entries
+    zero = torch.zeros(1, dtype=torch.int64)
+    if x_frac < s:  # no interpolation: i = |x| << (s - x_frac) indexes the table directly
+        direct = torch.cat([table[:n], zero])
+        return lambda ax: direct[(ax << (s - x_frac)).clamp(max=n)]
+    u_bits = x_frac - s
+    base = torch.cat([table[:n] << u_bits, zero])
+    slope = torch.cat([table[1:] - table[:-1], zero])
+    if x_frac + (spec.gelu_range - 1).bit_length() <= _FUSED_MAX_BITS:
+        v = torch.arange(n << u_bits)
+        full = torch.cat([base[v >> u_bits] + slope[v >> u_bits] * (v & ((1 << u_bits) - 1)), zero])
+        return lambda ax: full[ax.clamp(max=n << u_bits)]
+
+    def interpolate(ax: torch.Tensor) -> torch.Tensor:
+        i = (ax >> u_bits).clamp(max=n)
+        return base[i] + slope[i] * (ax & ((1 << u_bits) - 1))
+
+    return interpolate
 
 
 def approx_gelu(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -365,15 +401,21 @@ def _online_sum(
     )
     n_events = seg2[:, -1] + 1
     s = one + seg_sum[:, 0]
-    for k in range(1, n_seg):
-        live = k < n_events
-        d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
-        if exact:
-            f = exp_fixed(d, x_frac, spec)
-            scaled = shift_round(s * f, spec.exp_out_frac, Quant.AP_RND)
-        else:
-            scaled = s * approx_exp(d, spec)
-        s = torch.where(live, scaled + one + seg_sum[:, k], s)
+    if exact and n_seg > 1:
+        # All rescale factors at once: f_k = e(M_{k-1} - M_k) for the live segments, and
+        # e(0) = 1 exactly elsewhere, where round(s * 1) + 0 leaves s unchanged. The
+        # sequential part is then only s = round(s * f_k) + 1 + segment sum.
+        live = torch.arange(1, n_seg) < n_events.unsqueeze(-1)
+        fk = exp_fixed(torch.where(live, seg_max[:, :-1] - seg_max[:, 1:], 0), x_frac, spec)
+        add = torch.where(live, one + seg_sum[:, 1:], 0)
+        half = 1 << (spec.exp_out_frac - 1)
+        for k in range(n_seg - 1):
+            s = ((s * fk[:, k] + half) >> spec.exp_out_frac) + add[:, k]
+    elif not exact:
+        for k in range(1, n_seg):
+            live = k < n_events
+            d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
+            s = torch.where(live, s * approx_exp(d, spec) + one + seg_sum[:, k], s)
     if (
         exact
         and s.numel()

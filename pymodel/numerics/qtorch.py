@@ -122,23 +122,22 @@ def overflow(q: torch.Tensor, fmt: FixedFormat) -> tuple[torch.Tensor, int]:
     lo, hi = fmt.raw_min, fmt.raw_max
     if fmt.width >= 63:
         raise NumericsError(f"{fmt}: formats wider than 62 bits are not used by the datapath")
-    out_of_range = (q < lo) | (q > hi)
-    n_over = int(out_of_range.sum())
     mode = fmt.overflow
     if mode is Overflow.AP_WRAP:
-        mask = (1 << fmt.width) - 1
-        w = q & mask
-        if fmt.signed:
-            w = torch.where(w > hi, w - (1 << fmt.width), w)
-        return w, n_over
+        # Keep the low W bits: two's complement reinterpretation for signed formats.
+        w = ((q - lo) & ((1 << fmt.width) - 1)) + lo
+        return w, int((w != q).sum())
+    c = q.clamp(lo, hi)  # a value overflows exactly when clamping changes it
+    over = c != q
+    n_over = int(over.sum())
     if mode is Overflow.AP_SAT:
-        return q.clamp(lo, hi), n_over
+        return c, n_over
     if mode is Overflow.AP_SAT_ZERO:
-        return torch.where(out_of_range, torch.zeros_like(q), q), n_over
+        return c.masked_fill(over, 0), n_over
     if mode is Overflow.AP_SAT_SYM:
         if fmt.signed and fmt.width > 1:  # the header's 1-bit SAT_SYM behaves like SAT
-            return q.clamp(-hi, hi), n_over
-        return q.clamp(lo, hi), n_over
+            return c.clamp(min=-hi), n_over  # min itself maps to -max (not an overflow)
+        return c, n_over
     raise ValueError(mode)  # pragma: no cover
 
 
@@ -167,14 +166,19 @@ def requant(
     return out
 
 
-def exact_matmul(a: torch.Tensor, b: torch.Tensor, b_colsum: int | None = None) -> torch.Tensor:
+def exact_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    b_colsum: int | None = None,
+    b64: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Exact integer ``a @ b`` for int64 tensors (float64 BLAS, split when needed).
 
     float64 sums integers exactly while every partial sum is below 2**53; the
     bound ``max|a| * max_col(sum|b|)`` covers every partial sum in any order.
     When it is exceeded, ``a`` is split into high and low halves, each product
     computed exactly, and the halves recombined in int64. ``b_colsum`` may pass
-    a precomputed ``max_col(sum|b|)`` (constant weights).
+    a precomputed ``max_col(sum|b|)`` and ``b64`` ``b`` as float64 (constant weights).
     """
     if a.numel() == 0 or b.numel() == 0:
         return torch.zeros(*a.shape[:-1], b.shape[-1], dtype=torch.int64)
@@ -186,7 +190,7 @@ def exact_matmul(a: torch.Tensor, b: torch.Tensor, b_colsum: int | None = None) 
             f"exact product bound {bound:.3e} exceeds int64 (max|a|={amax}, max col sum|b|={bsum})"
         )
     if bound < EXACT_FLOAT:
-        return torch.matmul(a.double(), b.double()).to(torch.int64)
+        return torch.matmul(a.double(), b.double() if b64 is None else b64).to(torch.int64)
     # Split a = hi * 2**s + lo so that each half's bound is below 2**53.
     s = max(1, (bound // (EXACT_FLOAT // 2)).bit_length())
     hi = a >> s

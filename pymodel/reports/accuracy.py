@@ -56,22 +56,10 @@ class _ExpertTap:
     record: dict[str, torch.Tensor] | None
 
     def _tap_init(self) -> None:
-        self.experts: dict[str, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
-        self._expert, self._tokens = -1, torch.empty(0, dtype=torch.int64)
+        self.experts_seen: dict[str, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
 
-    def gather(self, x: Any, idx: torch.Tensor) -> Any:
-        self._tokens = idx
-        return super().gather(x, idx)  # type: ignore[misc]
-
-    def linear_expert(self, name: str, x: Any, w: str, b: str, e: int, kind: str) -> Any:
-        self._expert = e
-        return super().linear_expert(name, x, w, b, e, kind)  # type: ignore[misc]
-
-    def keep(self, name: str, value: torch.Tensor) -> None:
-        if EXPERT_LAYER in name:
-            self.experts.setdefault(name, []).append((self._expert, self._tokens, value))
-        else:
-            super().keep(name, value)  # type: ignore[misc]
+    def keep_expert(self, name: str, e: int, tokens: torch.Tensor, value: torch.Tensor) -> None:
+        self.experts_seen.setdefault(name, []).append((e, tokens, value))
 
 
 class _TapFloat(_ExpertTap, FloatArith):
@@ -169,8 +157,8 @@ def _compare_layers(
             same = (routing[block] == ref_routing[block]).all(-1)
             v, r = v[same], r[same]
         accs.setdefault(name, _Acc()).add(v, r)
-    for name, entries in got.experts.items():
-        ref_by_e = {e: (t, r) for e, t, r in ref.experts.get(name, [])}
+    for name, entries in got.experts_seen.items():
+        ref_by_e = {e: (t, r) for e, t, r in ref.experts_seen.get(name, [])}
         for e, tokens, value in entries:
             if e not in ref_by_e:
                 continue
