@@ -102,6 +102,11 @@ def _t(name: str, spec: MathSpec) -> torch.Tensor:
     return torch.tensor(tables(spec)[name], dtype=torch.int64)
 
 
+def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a 1-d table (index_select: several times faster than indexing)."""
+    return table.index_select(0, index.reshape(-1)).view(index.shape)
+
+
 def _interp(
     table: torch.Tensor, frac_value: torch.Tensor, frac_bits: int, index_bits: int
 ) -> torch.Tensor:
@@ -111,7 +116,7 @@ def _interp(
     u_bits = frac_bits - index_bits
     i = frac_value >> u_bits
     u = frac_value & ((1 << u_bits) - 1)
-    a, b = table[i], table[i + 1]
+    a, b = _gather(table, i), _gather(table, i + 1)
     return (a << u_bits) + (b - a) * u
 
 
@@ -131,7 +136,7 @@ def _lookup(
 ) -> torch.Tensor:
     """:func:`_interp` of table ``name``: one lookup in the fused table where it is small."""
     if frac_bits <= _FUSED_MAX_BITS:
-        return _interpolated(name, spec, frac_bits, index_bits)[frac_value]
+        return _gather(_interpolated(name, spec, frac_bits, index_bits), frac_value)
     return _interp(_t(name, spec), frac_value, frac_bits, index_bits)
 
 
@@ -304,18 +309,18 @@ def _gelu_d(spec: MathSpec, x_frac: int):
     zero = torch.zeros(1, dtype=torch.int64)
     if x_frac < s:  # no interpolation: i = |x| << (s - x_frac) indexes the table directly
         direct = torch.cat([table[:n], zero])
-        return lambda ax: direct[(ax << (s - x_frac)).clamp(max=n)]
+        return lambda ax: _gather(direct, (ax << (s - x_frac)).clamp(max=n))
     u_bits = x_frac - s
     base = torch.cat([table[:n] << u_bits, zero])
     slope = torch.cat([table[1:] - table[:-1], zero])
     if x_frac + (spec.gelu_range - 1).bit_length() <= _FUSED_MAX_BITS:
         v = torch.arange(n << u_bits)
         full = torch.cat([base[v >> u_bits] + slope[v >> u_bits] * (v & ((1 << u_bits) - 1)), zero])
-        return lambda ax: full[ax.clamp(max=n << u_bits)]
+        return lambda ax: _gather(full, ax.clamp(max=n << u_bits))
 
     def interpolate(ax: torch.Tensor) -> torch.Tensor:
         i = (ax >> u_bits).clamp(max=n)
-        return base[i] + slope[i] * (ax & ((1 << u_bits) - 1))
+        return _gather(base, i) + _gather(slope, i) * (ax & ((1 << u_bits) - 1))
 
     return interpolate
 
@@ -376,17 +381,14 @@ def _online_sum(
     x: torch.Tensor, x_frac: int, spec: MathSpec, exact: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Final running max (keepdim) and running sum of the online softmax recurrence."""
+    if exact:
+        return _online_sum_exact(x, x_frac, spec)
     m = torch.cummax(x, dim=-1).values
     prev = torch.cat([m[..., :1], m[..., :-1]], dim=-1)
     event = x > prev
     event[..., 0] = True
-    # Non-event terms e(x - m) are added exactly to the current segment's sum.
-    if exact:
-        term = exp_fixed(torch.where(event, torch.zeros_like(x), x - m), x_frac, spec)
-        one = 1 << spec.softmax_sum_frac
-    else:
-        term = approx_exp(torch.where(event, torch.zeros_like(x), x - m), spec)
-        one = 1.0
+    # Non-event terms e(x - m) are added to the current segment's sum.
+    term = approx_exp(torch.where(event, torch.zeros_like(x), x - m), spec)
     term = torch.where(event, torch.zeros_like(term), term)
     seg = torch.cumsum(event.long(), dim=-1) - 1  # segment index per element
     n_seg = int(seg[..., -1].max()) + 1
@@ -395,34 +397,49 @@ def _online_sum(
     seg_sum = torch.zeros(flat_rows, n_seg, dtype=term.dtype).scatter_add_(
         1, seg2, term.reshape(flat_rows, -1)
     )
-    # Segment maxima and the scale factors e(M_{k-1} - M_k) between segments.
     seg_max = torch.zeros(flat_rows, n_seg, dtype=x.dtype).scatter_reduce_(
         1, seg2, m.reshape(flat_rows, -1), reduce="amax", include_self=False
     )
     n_events = seg2[:, -1] + 1
-    s = one + seg_sum[:, 0]
-    if exact and n_seg > 1:
-        # All rescale factors at once: f_k = e(M_{k-1} - M_k) for the live segments, and
-        # e(0) = 1 exactly elsewhere, where round(s * 1) + 0 leaves s unchanged. The
-        # sequential part is then only s = round(s * f_k) + 1 + segment sum.
-        live = torch.arange(1, n_seg) < n_events.unsqueeze(-1)
-        fk = exp_fixed(torch.where(live, seg_max[:, :-1] - seg_max[:, 1:], 0), x_frac, spec)
-        add = torch.where(live, one + seg_sum[:, 1:], 0)
-        half = 1 << (spec.exp_out_frac - 1)
-        for k in range(n_seg - 1):
-            s = ((s * fk[:, k] + half) >> spec.exp_out_frac) + add[:, k]
-    elif not exact:
-        for k in range(1, n_seg):
-            live = k < n_events
-            d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
-            s = torch.where(live, s * approx_exp(d, spec) + one + seg_sum[:, k], s)
-    if (
-        exact
-        and s.numel()
-        and int(s.max()) >= (1 << (spec.softmax_sum_int + spec.softmax_sum_frac))
-    ):
-        raise NumericsError("softmax running sum exceeds its format (row too long)")
+    s = 1.0 + seg_sum[:, 0]
+    for k in range(1, n_seg):
+        live = k < n_events
+        d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
+        s = torch.where(live, s * approx_exp(d, spec) + 1.0 + seg_sum[:, k], s)
     return m[..., -1:], s.reshape(*x.shape[:-1], 1)
+
+
+def _online_sum_exact(
+    x: torch.Tensor, x_frac: int, spec: MathSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recurrence in integers, vectorised over rows by *segments* between max updates.
+
+    m = running max; a segment starts at each update (x_j > m_(j-1)) and at j = 0. Within
+    segment k every term e(x_j - m_j) is added exactly, the update's own term being
+    e(0) = 1 (the "+ 1" of the recurrence), so the segment contributes its plain sum S_k.
+    Between segments s = round(s * f_k) + S_k with f_k = e(M_(k-1) - M_k); only this
+    loops, over the largest number of updates in any row.
+    """
+    rows, n = x.reshape(-1, x.shape[-1]).shape
+    m = torch.cummax(x, dim=-1).values.reshape(rows, n)
+    term = exp_fixed(x.reshape(rows, n) - m, x_frac, spec)
+    seg = torch.zeros(rows, n, dtype=torch.int64)
+    seg[:, 1:] = m[:, 1:] > m[:, :-1]  # updates after the first score
+    seg = torch.cumsum(seg, dim=-1)  # segment index per element
+    n_seg = int(seg[:, -1].max()) + 1 if rows else 1
+    seg_sum = torch.zeros(rows, n_seg, dtype=torch.int64).scatter_add_(1, seg, term)
+    # Segment maxima (m is constant within a segment); rows with fewer segments repeat
+    # their final max, so f_k = e(0) = 1 and S_k = 0 there: s is left unchanged.
+    seg_max = m[:, -1:].expand(rows, n_seg).contiguous().scatter_(1, seg, m)
+    s = seg_sum[:, 0]
+    if n_seg > 1:
+        fk = exp_fixed(seg_max[:, :-1] - seg_max[:, 1:], x_frac, spec)
+        half, sh = 1 << (spec.exp_out_frac - 1), spec.exp_out_frac
+        for k in range(n_seg - 1):
+            s = ((s * fk[:, k] + half) >> sh) + seg_sum[:, k + 1]
+    if s.numel() and int(s.max()) >= (1 << (spec.softmax_sum_int + spec.softmax_sum_frac)):
+        raise NumericsError("softmax running sum exceeds its format (row too long)")
+    return m[:, -1:].reshape(*x.shape[:-1], 1), s.reshape(*x.shape[:-1], 1)
 
 
 def approx_online_softmax(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:

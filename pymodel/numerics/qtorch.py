@@ -53,7 +53,8 @@ def _round_add(raw: torch.Tensor, sh: int | torch.Tensor, quant: Quant) -> torch
     Each mode is one integer identity on floor((raw + add) / 2**sh), e.g. ties to
     even adds half - 1 plus the quotient's lowest bit.
     """
-    half = (1 << (sh - 1)) if isinstance(sh, int) else torch.ones_like(raw) << (sh - 1)
+    # A tensor shift may be smaller than raw (one per row): half keeps its shape and broadcasts.
+    half = (1 << (sh - 1)) if isinstance(sh, int) else torch.ones_like(sh) << (sh - 1)
     if quant is Quant.AP_TRN:
         return 0
     if quant is Quant.AP_TRN_ZERO:
@@ -89,10 +90,16 @@ def shift_round(raw: torch.Tensor, sh: int, quant: Quant) -> torch.Tensor:
 
 
 def shift_round_var(raw: torch.Tensor, sh: torch.Tensor, quant: Quant) -> torch.Tensor:
-    """:func:`shift_round` with a shift per element (pseudo-float products)."""
-    sh = sh.expand_as(raw)
+    """:func:`shift_round` with a shift per element (pseudo-float products).
+
+    ``sh`` broadcasts to ``raw`` (typically one shift per row); when every shift is a
+    right shift, the rounding terms are formed at ``sh``'s size and broadcast.
+    """
     if sh.numel() and int(sh.max()) >= 62:
         raise NumericsError("variable shift beyond 61 bits")
+    if sh.numel() and int(sh.min()) >= 1:
+        return (raw + _round_add(raw, sh, quant)) >> sh
+    sh = sh.expand_as(raw)
     right = sh.clamp(min=1)
     down = (raw + _round_add(raw, right, quant)) >> right
     up_by = (-sh).clamp(min=0)
