@@ -24,7 +24,14 @@ from pymodel.numerics.hwmath import (
     tables,
     topk_fixed,
 )
-from pymodel.numerics.qtorch import OverflowCounter, exact_matmul, requant
+from pymodel.numerics.qtorch import (
+    F64_REQUANT,
+    OverflowCounter,
+    exact_matmul,
+    f64_requant_ok,
+    requant,
+    requant_f64,
+)
 
 QUANTS = [
     "AP_RND",
@@ -62,6 +69,44 @@ def test_requant_matches_the_verified_numpy_emulation():
         assert np.array_equal(got, want), (str(src), str(dst))
         cases += raw.size
     assert cases == 60_000
+
+
+def test_float64_requant_matches_the_verified_emulation():
+    """requant_f64 (the linear unit's fused path) == FixedFormat.convert, counts included."""
+    rng = np.random.default_rng(1)
+    cases = 0
+    for trial in range(400):
+        w = int(rng.integers(1, 53))
+        dst = FixedFormat(
+            w,
+            int(rng.integers(-4, w + 5)),
+            bool(rng.integers(0, 2)),
+            QUANTS[trial % len(QUANTS)],
+            OVERFLOWS[(trial // len(QUANTS)) % len(OVERFLOWS)],
+        )
+        frac = dst.frac_bits + int(rng.integers(1, 40))
+        assert f64_requant_ok(frac, dst)
+        bits = int(rng.integers(1, 53))
+        raw = rng.integers(-(1 << bits) + 1, 1 << bits, size=150, dtype=np.int64)
+        sh = frac - dst.frac_bits
+        half = 1 << (sh - 1)
+        top = F64_REQUANT - 1
+        edges = [0, -1, 1, top, -top, half, -half, 3 * half, -3 * half, half - 1, -half + 1]
+        edges += [dst.raw_max << sh, (dst.raw_max + 1) << sh, dst.raw_min << sh]
+        edges += [(dst.raw_min << sh) - half, (dst.raw_max << sh) + half]
+        raw[: len(edges)] = np.clip(edges, -top, top)
+        src = FixedFormat(53, 53 - frac, True)  # any format holding every raw
+        want = dst.convert(raw, src)
+        c_int, c_f64 = OverflowCounter(), OverflowCounter()
+        got_int = requant(torch.from_numpy(raw), frac, dst, c_int, "x")
+        got, got64 = requant_f64(torch.from_numpy(raw).double(), frac, dst, c_f64, "x")
+        assert np.array_equal(got.numpy(), want), (str(dst), frac)
+        assert torch.equal(got, got_int) and torch.equal(got64, got.double())
+        assert c_f64.to_dict() == c_int.to_dict()
+        cases += raw.size
+    assert cases == 60_000
+    assert not f64_requant_ok(10, FixedFormat(16, 6))  # no right shift: the int64 path
+    assert not f64_requant_ok(40, FixedFormat(53, 20))
 
 
 def test_overflow_is_counted():

@@ -34,10 +34,13 @@ from .hwmath import (
 from .presets import NumericsPreset, formats_from_ranges, get_preset
 from .qtorch import (
     EXACT_FLOAT,
+    F64_REQUANT,
     NumericsError,
     OverflowCounter,
     exact_matmul,
+    f64_requant_ok,
     requant,
+    requant_f64,
     requant_var,
 )
 
@@ -51,6 +54,17 @@ class Q:
     l1: int | None = None  # weights: max over output rows of sum |raw| (exactness bound)
     overflowed: int = 0  # weights: values outside the format when quantised
     t64: torch.Tensor | None = None  # weights: raw transposed as float64 (matmul operand)
+    f64: torch.Tensor | None = None  # raw as float64 when a float64 requantisation made it
+    aligned: dict[int, torch.Tensor] = field(default_factory=dict)  # biases: f64 per frac
+
+    @property
+    def bound(self) -> int:
+        """Largest |raw| the format allows (an a-priori exactness bound)."""
+        return max(-self.fmt.raw_min, self.fmt.raw_max)
+
+    def as_f64(self) -> torch.Tensor:
+        """The raw values as float64 (exact: formats of <= 53 bits)."""
+        return self.f64 if self.f64 is not None else self.raw.double()
 
     @property
     def frac(self) -> int:
@@ -354,12 +368,16 @@ class FixedArith:
         return q
 
     def _align(self, q: Q, frac: int, what: str) -> torch.Tensor:
+        return q.raw << self._shift_to(q, frac, what)
+
+    def _shift_to(self, q: Q, frac: int, what: str) -> int:
+        """Left shift that aligns ``q`` to ``frac`` fraction bits (an error if it is negative)."""
         if q.frac > frac:
             raise NumericsError(
                 f"{what} in {q.fmt} has more fraction bits than the accumulator ({frac}); "
                 "choose formats so it can be added exactly"
             )
-        return q.raw << (frac - q.frac)
+        return frac - q.frac
 
     def input(self, name: str, x: torch.Tensor) -> Q:
         return self._out(name, self.quantize(x, self._fmt(name, "input"), name))
@@ -398,13 +416,51 @@ class FixedArith:
         w_t64: torch.Tensor | None = None,
     ) -> Q:
         frac = x.frac + w_fmt.frac_bits
+        fmt = self._fmt(name, kind)
+        b_sh = None if b is None else self._shift_to(b, frac, f"{name} bias")
+        r_sh = None if residual is None else self._shift_to(residual, frac, f"{name} residual")
+        if w_t64 is not None and w_l1 is not None and f64_requant_ok(frac, fmt):
+            out = self._linear_f64(name, x, w_t64, w_l1, frac, b, residual, fmt)
+            if out is not None:
+                return self._out(name, out)
         acc = exact_matmul(x.raw, w_raw.T, w_l1, w_t64)
         if b is not None:
-            acc = acc + self._align(b, frac, f"{name} bias")
+            acc = acc + (b.raw << b_sh)
         if residual is not None:
-            acc = acc + self._align(residual, frac, f"{name} residual")
-        fmt = self._fmt(name, kind)
+            acc = acc + (residual.raw << r_sh)
         return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
+
+    def _linear_f64(
+        self,
+        name: str,
+        x: Q,
+        w_t64: torch.Tensor,
+        w_l1: int,
+        frac: int,
+        b: Q | None,
+        residual: Q | None,
+        fmt: FixedFormat,
+    ) -> Q | None:
+        """The linear unit accumulated and requantised in float64 (no int64 round trip).
+
+        Exact when every partial sum is an integer below 2**52: the bound is taken from
+        the formats, else from the data; None when even that is too large.
+        """
+        b_bound = 0 if b is None else b.bound << (frac - b.frac)
+        r_bound = 0 if residual is None else residual.bound << (frac - residual.frac)
+        if x.bound * w_l1 + b_bound + r_bound >= F64_REQUANT:
+            x_max = int(x.raw.abs().max()) if x.raw.numel() else 0
+            if residual is not None and residual.raw.numel():
+                r_bound = int(residual.raw.abs().max()) << (frac - residual.frac)
+            if x_max * w_l1 + b_bound + r_bound >= F64_REQUANT:
+                return None
+        acc = torch.matmul(x.as_f64(), w_t64)
+        if b is not None:
+            acc += _aligned_f64(b, frac)
+        if residual is not None:
+            acc.add_(residual.as_f64(), alpha=2.0 ** (frac - residual.frac))
+        raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+        return Q(raw, fmt, f64=raw64)
 
     def layernorm(self, name: str, x: Q, g: str, b: str) -> Q:
         gq, bq = self.w(g), self.w(b)
@@ -590,6 +646,13 @@ def run_backbone(model, images: torch.Tensor, task_id: int, A: Any, routing: dic
         parts = A.experts(n + "mlp.experts.", h, gates, queues)
         x = A.combine(n + "mlp.combine", x, parts)
     return A.unflatten(x, b)
+
+
+def _aligned_f64(b: Q, frac: int) -> torch.Tensor:
+    """A bias aligned to ``frac`` fraction bits as float64 (cached per ``frac``)."""
+    if frac not in b.aligned:
+        b.aligned[frac] = (b.raw << (frac - b.frac)).double()
+    return b.aligned[frac]
 
 
 def _transposed_f64(w: Q) -> torch.Tensor:

@@ -21,6 +21,9 @@ from .fixed import FixedFormat, Overflow, Quant
 
 #: float64 adds integers exactly while every partial sum stays below 2**53.
 EXACT_FLOAT = 1 << 53
+#: Accumulators below this magnitude are requantised in float64 (:func:`requant_f64`):
+#: there ``acc * 2**-sh +- 1/2`` is still exact.
+F64_REQUANT = 1 << 52
 _INT64_SAFE = 1 << 62
 
 
@@ -124,11 +127,28 @@ def requant_var(
     return out
 
 
+def _in_range(q: torch.Tensor, lo: int | float, hi: int | float) -> bool:
+    """Whether every value lies in [lo, hi] (one pass)."""
+    if not q.numel():
+        return True
+    qmin, qmax = torch.aminmax(q)
+    return lo <= qmin.item() and qmax.item() <= hi
+
+
+def _sat_sym_min(q: torch.Tensor, fmt: FixedFormat) -> torch.Tensor:
+    """AP_SAT_SYM maps an in-range min onto -max (signed, width > 1); others keep q."""
+    if fmt.overflow is Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1:
+        return q.clamp(min=-fmt.raw_max)
+    return q
+
+
 def overflow(q: torch.Tensor, fmt: FixedFormat) -> tuple[torch.Tensor, int]:
     """Apply ``fmt``'s overflow mode to integers ``q``; return (raw, count out of range)."""
     lo, hi = fmt.raw_min, fmt.raw_max
     if fmt.width >= 63:
         raise NumericsError(f"{fmt}: formats wider than 62 bits are not used by the datapath")
+    if _in_range(q, lo, hi):  # the common case: one pass, nothing to do
+        return _sat_sym_min(q, fmt), 0
     mode = fmt.overflow
     if mode is Overflow.AP_WRAP:
         # Keep the low W bits: two's complement reinterpretation for signed formats.
@@ -171,6 +191,66 @@ def requant(
     if counter is not None:
         counter.add(name, n_over, raw.numel())
     return out
+
+
+def f64_requant_ok(frac: int, fmt: FixedFormat) -> bool:
+    """Whether :func:`requant_f64` applies: a right shift into a format of <= 52 bits."""
+    return frac > fmt.frac_bits and fmt.width <= 52
+
+
+def requant_f64(
+    acc: torch.Tensor,
+    frac: int,
+    fmt: FixedFormat,
+    counter: OverflowCounter | None = None,
+    name: str = "",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`requant` of an integer-valued float64 accumulator, without an int64 round trip.
+
+    ``acc`` holds exact integers with ``|acc| < 2**52`` (the caller's bound) and ``frac``
+    fraction bits; :func:`f64_requant_ok` must hold. ``acc * 2**-sh`` is then exact and so
+    are ``+- 1/2``, floor, ceil and round-half-even, which give every quantisation mode;
+    the overflow modes are a clamp or an exact modular reduction. ``acc`` is overwritten.
+    Returns the raw values as int64 and as float64 (the next product's operand).
+    """
+    y = acc.mul_(2.0 ** (fmt.frac_bits - frac))
+    mode = fmt.quant
+    if mode is Quant.AP_TRN:
+        q = y.floor_()
+    elif mode is Quant.AP_RND:
+        q = y.add_(0.5).floor_()
+    elif mode is Quant.AP_RND_CONV:
+        q = y.round_()  # half to even
+    elif mode is Quant.AP_RND_MIN_INF:
+        q = y.sub_(0.5).ceil_()
+    elif mode is Quant.AP_TRN_ZERO:
+        q = y.trunc_()
+    elif mode is Quant.AP_RND_ZERO:
+        q = torch.copysign(y.abs().sub_(0.5).ceil_(), y)
+    elif mode is Quant.AP_RND_INF:
+        q = torch.copysign(y.abs().add_(0.5).floor_(), y)
+    else:  # pragma: no cover - Quant is exhaustive
+        raise ValueError(mode)
+    lo, hi = fmt.raw_min, fmt.raw_max
+    if _in_range(q, lo, hi):  # the common case: one pass, nothing to do
+        out = _sat_sym_min(q, fmt)
+        if counter is not None:
+            counter.add(name, 0, acc.numel())
+        return out.to(torch.int64), out
+    if fmt.overflow is Overflow.AP_WRAP:
+        span = float(1 << fmt.width)
+        out = q - span * torch.floor((q - lo) * (1.0 / span))
+    else:
+        out = q.clamp(lo, hi)
+    over = out != q
+    n_over = int(over.sum())
+    if fmt.overflow is Overflow.AP_SAT_ZERO:
+        out = out.masked_fill_(over, 0.0)
+    elif fmt.overflow is Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1:
+        out = out.clamp_(min=-hi)  # min itself maps to -max (not an overflow)
+    if counter is not None:
+        counter.add(name, n_over, acc.numel())
+    return out.to(torch.int64), out
 
 
 def exact_matmul(
