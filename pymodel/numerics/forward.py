@@ -13,6 +13,7 @@ weights and bias before quantisation (no multiplier in the datapath).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,6 @@ from .hwmath import (
 )
 from .presets import NumericsPreset, formats_from_ranges, get_preset
 from .qtorch import (
-    EXACT_FLOAT,
     F64_REQUANT,
     NumericsError,
     OverflowCounter,
@@ -65,6 +65,14 @@ class Q:
     def as_f64(self) -> torch.Tensor:
         """The raw values as float64 (exact: formats of <= 53 bits)."""
         return self.f64 if self.f64 is not None else self.raw.double()
+
+    def view(self, reshape: Callable[[torch.Tensor], torch.Tensor]) -> Q:
+        """The same values reshaped (the float64 copy, if any, alike)."""
+        return Q(reshape(self.raw), self.fmt, f64=None if self.f64 is None else reshape(self.f64))
+
+    def transposed(self) -> Q:
+        """The last two dimensions swapped."""
+        return self.view(lambda r: r.transpose(-1, -2))
 
     @property
     def frac(self) -> int:
@@ -482,20 +490,33 @@ class FixedArith:
 
     def attention(self, name: str, q: Q, k: Q, v: Q) -> Q:
         sfmt = self._fmt(name + ".score", "score")
-        frac = q.frac + k.frac
-        s = requant(
-            exact_matmul(q.raw, k.raw.transpose(-1, -2)), frac, sfmt, self.counter, name + ".score"
-        )
+        s = self._product(name + ".score", q, k.transposed(), sfmt)
         pfmt = self._fmt(name + ".prob", "prob")
-        p = online_softmax_fixed(s, sfmt.frac_bits, pfmt, self.spec, self.counter, name + ".prob")
-        ofmt = self._fmt(name + ".out", "attn")
-        out = requant(
-            exact_matmul(p, v.raw), pfmt.frac_bits + v.frac, ofmt, self.counter, name + ".out"
+        p = online_softmax_fixed(
+            s.raw, sfmt.frac_bits, pfmt, self.spec, self.counter, name + ".prob"
         )
+        out = self._product(name + ".out", Q(p, pfmt), v, self._fmt(name + ".out", "attn"))
         if self.record is not None:
-            self.keep(name + ".score", s)
+            self.keep(name + ".score", s.raw)
             self.keep(name + ".prob", p)
-        return self._out(name + ".out", Q(out, ofmt))
+        return self._out(name + ".out", out)
+
+    def _product(self, name: str, a: Q, b: Q, fmt: FixedFormat) -> Q:
+        """``a @ b`` of two activations, exact, requantised once to ``fmt``: in float64
+        when every partial sum is an integer below 2**52 (bound from the formats, else
+        from the data), else in int64 (:func:`exact_matmul`)."""
+        frac = a.frac + b.frac
+        if f64_requant_ok(frac, fmt):
+            inner = a.raw.shape[-1]
+            ok = a.bound * inner * b.bound < F64_REQUANT
+            if not ok and a.raw.numel() and b.raw.numel():
+                b_colsum = int(b.raw.abs().sum(dim=-2).max())
+                ok = int(a.raw.abs().max()) * b_colsum < F64_REQUANT
+            if ok:
+                acc = torch.matmul(a.as_f64(), b.as_f64())
+                raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+                return Q(raw, fmt, f64=raw64)
+        return Q(requant(exact_matmul(a.raw, b.raw), frac, fmt, self.counter, name), fmt)
 
     def gelu(self, name: str, x: Q) -> Q:
         fmt = self._fmt(name, "gelu")
@@ -551,21 +572,28 @@ class FixedArith:
         """One per-expert linear layer over the rows of all queues (rows in queue order)."""
         wq, bq = self.w(weights + ".w"), self.w(weights + ".b")
         frac = x.frac + wq.frac
+        b_sh = self._shift_to(bq, frac, f"{name} bias")
+        fmt = self._fmt(name, kind)
         w64 = _transposed_f64(wq)
         n, out = x.raw.shape[0], wq.raw.shape[-2]
-        if n and int(x.raw.abs().max()) * wq.l1 < EXACT_FLOAT:
-            # Every partial sum of every expert is an integer below 2**53: float64 is exact.
-            x64, acc64 = x.raw.double(), torch.empty(n, out, dtype=torch.float64)
+        rest = bq.bound << b_sh if f64_requant_ok(frac, fmt) else None
+        x_max = x.bound
+        if rest is not None and x_max * wq.l1 + rest >= F64_REQUANT and n:
+            x_max = int(x.raw.abs().max())
+        if rest is not None and x_max * wq.l1 + rest < F64_REQUANT:
+            # Every partial sum of every expert is an integer below 2**52: accumulate,
+            # add the bias and requantise in float64.
+            x64, acc = x.as_f64(), torch.empty(n, out, dtype=torch.float64)
             for e, start, count in queues.queues:
-                torch.matmul(x64[start : start + count], w64[e], out=acc64[start : start + count])
-            acc = acc64.to(torch.int64)
-        else:
-            acc = torch.empty(n, out, dtype=torch.int64)
-            for e, start, count in queues.queues:
-                rows = slice(start, start + count)
-                acc[rows] = exact_matmul(x.raw[rows], wq.raw[e].T, wq.l1, w64[e])
-        bias = self._align(bq, frac, f"{name} bias").index_select(0, queues.experts)
-        fmt = self._fmt(name, kind)
+                torch.matmul(x64[start : start + count], w64[e], out=acc[start : start + count])
+            acc += _aligned_f64(bq, frac).index_select(0, queues.experts)
+            raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+            return Q(raw, fmt, f64=raw64)
+        acc = torch.empty(n, out, dtype=torch.int64)
+        for e, start, count in queues.queues:
+            rows = slice(start, start + count)
+            acc[rows] = exact_matmul(x.raw[rows], wq.raw[e].T, wq.l1, w64[e])
+        bias = (bq.raw << b_sh).index_select(0, queues.experts)
         return Q(requant(acc + bias, frac, fmt, self.counter, name), fmt)
 
     def combine(self, name: str, residual: Q, parts: list) -> Q:
@@ -580,18 +608,17 @@ class FixedArith:
         return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
 
     def split_heads(self, x: Q, b: int, heads: int) -> Q:
-        r = x.raw.reshape(b, -1, heads, x.raw.shape[-1] // heads).transpose(1, 2)
-        return Q(r, x.fmt)
+        return x.view(lambda r: r.reshape(b, -1, heads, r.shape[-1] // heads).transpose(1, 2))
 
     def merge_heads(self, x: Q) -> Q:
         b, h, t, d = x.raw.shape
-        return Q(x.raw.transpose(1, 2).reshape(b * t, h * d), x.fmt)
+        return x.view(lambda r: r.transpose(1, 2).reshape(b * t, h * d))
 
     def flatten(self, x: Q) -> Q:
-        return Q(x.raw.reshape(-1, x.raw.shape[-1]), x.fmt)
+        return x.view(lambda r: r.reshape(-1, r.shape[-1]))
 
     def unflatten(self, x: Q, b: int) -> Q:
-        return Q(x.raw.reshape(b, -1, x.raw.shape[-1]), x.fmt)
+        return x.view(lambda r: r.reshape(b, -1, r.shape[-1]))
 
 
 # -------------------------------------------------------------------- network
