@@ -23,7 +23,16 @@ from functools import cache
 import torch
 
 from .fixed import FixedFormat, Quant
-from .qtorch import NumericsError, OverflowCounter, requant, requant_var, shift_round
+from .qtorch import (
+    F64_REQUANT,
+    NumericsError,
+    OverflowCounter,
+    f64_requant_ok,
+    requant,
+    requant_f64,
+    requant_var,
+    shift_round,
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,15 @@ def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tens
         raise NumericsError("exp_fixed is defined for d <= 0 (softmax arguments x - max)")
     log2e = tables(spec)["log2e"][0]
     t = shift_round(d * log2e, d_frac + spec.log2e_frac - spec.exp_in_frac, Quant.AP_RND)
+    fused = _exp_of_t_table(spec)
+    if fused is None:
+        return _exp_of_t(t, spec)
+    lo = -(fused.numel() - 1)  # t below lo gives 0, as the table's first entry
+    return _gather(fused, t.clamp(min=lo) - lo).long()
+
+
+def _exp_of_t(t: torch.Tensor, spec: MathSpec) -> torch.Tensor:
+    """The steps of :func:`exp_fixed` after t: 2**t by table, interpolation and one shift."""
     n = t >> spec.exp_in_frac  # floor, <= 0
     f = t & ((1 << spec.exp_in_frac) - 1)  # t - n * 2**exp_in_frac
     y = _lookup("exp2", spec, f, spec.exp_in_frac, spec.exp_table_bits)
@@ -159,6 +177,21 @@ def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tens
     sh = (y_frac - spec.exp_out_frac - n).clamp(max=62)  # >= y_frac - out_frac > 0
     # (y + 2**(sh-1)) >> sh, rounding half up, without forming 2**(sh-1) per element
     return ((y >> (sh - 1)) + 1) >> 1
+
+
+@cache
+def _exp_of_t_table(spec: MathSpec) -> torch.Tensor | None:
+    """:func:`_exp_of_t` at every t from -(out_frac + 3) * 2**exp_in_frac to 0 (int32): the
+    interpolation and the rounding fused into one lookup. Below that range the result is
+    0 (y < 2**(y_frac + 1) and n < -out_frac - 2 leave less than half an LSB), which the
+    first entry holds. None when the table would exceed 2**21 entries."""
+    lo = -((spec.exp_out_frac + 3) << spec.exp_in_frac)
+    if -lo > 1 << 21:
+        return None
+    e = _exp_of_t(torch.arange(lo, 1), spec)
+    if int(e[0]) != 0 or int(e.max()) >= 1 << 31:  # pragma: no cover - by the bound above
+        return None
+    return e.to(torch.int32)
 
 
 def approx_exp(d: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -505,22 +538,40 @@ def layernorm_fixed(
     if s2.numel() and int(s2.max()) >= (1 << 62):
         raise NumericsError(f"{name}: LayerNorm sum of squares exceeds 62 bits")
     eps = ln_eps_sq(fq, spec)
-    # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row.
-    v = [
-        d * q - p * p + eps * d * d
-        for p, q in zip(s1.reshape(-1).tolist(), s2.reshape(-1).tolist())
-    ]
-    m, lead = _normalise_ints(v, spec)
-    mant, k = _rsqrt_normalised(m, lead - 2 * fq, spec)
+    s2_max = int(s2.max()) if s2.numel() else 0
+    if d * s2_max + eps * d * d < (1 << 62):  # V fits int64 (0 < V <= D*S2 + eps*D**2)
+        m, lead = _normalise(d * s2 - s1 * s1 + eps * d * d, 0, spec)
+    else:  # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row
+        v = [
+            d * q - p * p + eps * d * d
+            for p, q in zip(s1.reshape(-1).tolist(), s2.reshape(-1).tolist())
+        ]
+        m, lead = _normalise_ints(v, spec)
+    mant, k = _rsqrt_normalised(m.reshape(-1), lead.reshape(-1) - 2 * fq, spec)
     mant, k = mant.reshape(*x.shape[:-1], 1), k.reshape(*x.shape[:-1], 1)
     centred = d * x - x.sum(dim=-1, keepdim=True)  # D * (x - mean), exact
-    if centred.numel() and int(centred.abs().max()) >= (1 << (62 - spec.mant_frac - 1)):
+    c_max = int(centred.abs().max()) if centred.numel() else 0
+    if c_max >= (1 << (62 - spec.mant_frac - 1)):
         raise NumericsError(f"{name}: LayerNorm input too wide for the exact product")
-    z = _requant_var(centred * mant, x_frac + spec.mant_frac + k, norm_fmt, counter, name + ".z")
     fz = norm_fmt.frac_bits
     if b_frac > fz + g_frac:
         raise NumericsError(f"{name}: beta has more fraction bits than z * gamma")
-    wide = z * gamma + (beta << (fz + g_frac - b_frac))
+    z_frac = x_frac + spec.mant_frac + k
+    b_sh = fz + g_frac - b_frac
+    # float64 when every product and sum is an integer below 2**52 (mant <= 2**mant_frac)
+    if (c_max << spec.mant_frac) < F64_REQUANT and f64_requant_ok(z_frac, norm_fmt):
+        z, z64 = requant_f64(
+            centred.double() * mant.double(), z_frac, norm_fmt, counter, name + ".z"
+        )
+        g_max = int(gamma.abs().max()) if gamma.numel() else 0
+        b_max = int(beta.abs().max()) if beta.numel() else 0
+        z_max = max(-norm_fmt.raw_min, norm_fmt.raw_max)
+        if z_max * g_max + (b_max << b_sh) < F64_REQUANT and f64_requant_ok(fz + g_frac, out):
+            wide = torch.addcmul((beta << b_sh).double(), z64, gamma.double())
+            return requant_f64(wide, fz + g_frac, out, counter, name)[0]
+    else:
+        z = requant_var(centred * mant, z_frac, norm_fmt, counter, name + ".z")
+    wide = z * gamma + (beta << b_sh)
     return requant(wide, fz + g_frac, out, counter, name)
 
 

@@ -193,14 +193,23 @@ def requant(
     return out
 
 
-def f64_requant_ok(frac: int, fmt: FixedFormat) -> bool:
-    """Whether :func:`requant_f64` applies: a right shift into a format of <= 52 bits."""
+def f64_requant_ok(frac: int | torch.Tensor, fmt: FixedFormat) -> bool:
+    """Whether :func:`requant_f64` applies: right shifts into a format of <= 52 bits."""
+    if isinstance(frac, torch.Tensor):
+        if not frac.numel():
+            return False
+        frac = int(frac.min())
     return frac > fmt.frac_bits and fmt.width <= 52
+
+
+def pow2(e: torch.Tensor) -> torch.Tensor:
+    """2.0**e for integers |e| <= 1022, exactly (the float64 bit pattern is built)."""
+    return ((e.to(torch.int64) + 1023) << 52).view(torch.float64)
 
 
 def requant_f64(
     acc: torch.Tensor,
-    frac: int,
+    frac: int | torch.Tensor,
     fmt: FixedFormat,
     counter: OverflowCounter | None = None,
     name: str = "",
@@ -208,12 +217,16 @@ def requant_f64(
     """:func:`requant` of an integer-valued float64 accumulator, without an int64 round trip.
 
     ``acc`` holds exact integers with ``|acc| < 2**52`` (the caller's bound) and ``frac``
-    fraction bits; :func:`f64_requant_ok` must hold. ``acc * 2**-sh`` is then exact and so
+    fraction bits (an int, or a tensor broadcasting to ``acc``: one count per row);
+    :func:`f64_requant_ok` must hold. ``acc * 2**-sh`` is then exact and so
     are ``+- 1/2``, floor, ceil and round-half-even, which give every quantisation mode;
     the overflow modes are a clamp or an exact modular reduction. ``acc`` is overwritten.
     Returns the raw values as int64 and as float64 (the next product's operand).
     """
-    y = acc.mul_(2.0 ** (fmt.frac_bits - frac))
+    if isinstance(frac, torch.Tensor):
+        y = acc.mul_(pow2(fmt.frac_bits - frac))
+    else:
+        y = acc.mul_(2.0 ** (fmt.frac_bits - frac))
     mode = fmt.quant
     if mode is Quant.AP_TRN:
         q = y.floor_()
