@@ -509,7 +509,7 @@ def _pair_inputs(
 #: Widths beyond int64 for the exact Python-int path (the headers' ap_private<W > 64>),
 #: every operation covered up to at least 128-bit operands (products up to 256 bits).
 WIDE_WIDTHS = (65, 72, 96, 100, 127, 128, 129)
-WIDE_PER_KIND = 6
+WIDE_PER_KIND = 4
 
 
 def _wide_format(rng: random.Random, quant: Quant, overflow: Overflow) -> FixedFormat:
@@ -541,10 +541,8 @@ def make_cases() -> list[Case]:
         while len(combos) < 30 + len(SPECIAL_PAIRS[kind]):
             a = _random_format(rng, Quant.AP_TRN, Overflow.AP_WRAP)
             b = _random_format(rng, rng.choice(list(Quant)), rng.choice(list(Overflow)))
-            try:
-                rule(a, b)
-            except ValueError:
-                continue  # wider than 64 bits: not representable, skip
+            if rule(a, b).width > 64:
+                continue  # results over 64 bits are sampled by _wide_cases (fewer: slow to build)
             combos.append((a, b))
         for a, b in combos:
             cases.append(Case(kind, a, b, _pair_inputs(rng, a, b, 200, kind == "div")))
@@ -667,6 +665,25 @@ class Comparison:
     mismatches: list[str] = field(default_factory=list)
     double_cases: int = 0
     double_mismatches: list[str] = field(default_factory=list)
+    # Divisions through the header's multi-digit long division (see _knuth_division):
+    # compared separately, a known defect of the header, not of the emulation.
+    knuth_cases: int = 0
+    knuth_mismatches: list[str] = field(default_factory=list)
+
+
+def _knuth_division(c: Case, b: int) -> bool:
+    """Whether the header divides through ap_private's multi-word KnuthDiv: a quotient
+    word (W1) over 64 bits and a divisor of two or more 32-bit digits. That routine is an
+    old copy of LLVM's APInt::KnuthDiv whose multiply-and-subtract step loses borrows,
+    so some quotients come out wrong (e.g. ap_fixed<65,-7>(2**64-1 raw) /
+    ap_fixed<72,22>(2**71-1 raw) gives 2**43 - 2**32 instead of 2**43 - 1);
+    FixedFormat returns the exact quotient the header's definition describes."""
+    if c.kind != "div" or c.b is None:
+        return False
+    sa, sb = c.a.signed, c.b.signed
+    w1 = max(c.a.width + max(c.b.frac_bits, 0) + (sb and not sa), c.b.width + (sa and not sb))
+    value = c.b.wrap(np.array([b], dtype=object)).reshape(-1)[0]
+    return w1 > 64 and abs(int(value)) >= 1 << 32
 
 
 @dataclass
@@ -756,9 +773,11 @@ def _compare(run: Run, kind: str, exact: bool) -> Comparison:
         normal = (flt == 0) | (np.abs(flt) >= np.finfo(np.float64).tiny)
         dbl = flt.view(np.uint64).tolist()
         for j, (g, want) in enumerate(zip(got, run.raw[cid])):
+            knuth = _knuth_division(c, c.inputs[j][1])
             cmp.cases += 1
+            cmp.knuth_cases += knuth
             if g != want & mask:
-                cmp.mismatches.append(
+                (cmp.knuth_mismatches if knuth else cmp.mismatches).append(
                     f"{kind} {c.a} {c.b} input={c.inputs[j]}: python {g:#x} vs C++ {want & mask:#x}"
                 )
             if not normal[j]:
@@ -787,6 +806,11 @@ def differential_summary(run: Run) -> str:
     doubles = sum(_compare(run, k, False).double_cases for k in KINDS)
     dbad = sum(len(_compare(run, k, False).double_mismatches) for k in KINDS)
     lines.append(f"  to_double    {doubles:7d} cases, mismatches: {dbad}")
+    knuth = _compare(run, "div", False)
+    lines.append(
+        f"  (div through the header's multi-word KnuthDiv: {knuth.knuth_cases} of the div "
+        f"cases, {len(knuth.knuth_mismatches)} wrong in the header, not counted)"
+    )
     head = (
         f"ap_fixed differential test: {total} cases vs g++ ({len(run.cases)} format "
         f"combinations), {bad} mismatches"
@@ -802,6 +826,15 @@ def test_matches_cpp(cpp_run: Run, kind: str, exact: bool) -> None:
     assert not cmp.mismatches, f"{len(cmp.mismatches)} mismatches:\n" + "\n".join(
         cmp.mismatches[:20]
     )
+
+
+def test_header_knuth_division_defect_is_isolated(cpp_run: Run) -> None:
+    """Wide divisions are checked bit for bit; the only differences allowed are inside
+    the header's multi-word KnuthDiv path (see _knuth_division), and only a minority of
+    those cases (a fixed header would show zero here)."""
+    cmp = _compare(cpp_run, "div", False)
+    assert cmp.knuth_cases > 0 and cmp.cases > cmp.knuth_cases
+    assert len(cmp.knuth_mismatches) < cmp.knuth_cases // 4, cmp.knuth_mismatches[:5]
 
 
 def test_to_float_matches_cpp_to_double(cpp_run: Run) -> None:

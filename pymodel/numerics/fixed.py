@@ -626,6 +626,11 @@ def div(
     Header quirk reproduced: the division runs in a ``W1``-bit word, so when both
     operands are signed and ``Wa + max(Fb, 0) >= Wb``, ``min / -1`` (raw -1, the
     smallest negative divisor) overflows and yields ``min`` instead of ``-min``.
+
+    Header defect *not* reproduced: for ``W1`` over 64 bits and divisors of two or
+    more 32-bit digits the header's ap_private long division (an old copy of LLVM's
+    ``APInt::KnuthDiv``) returns some wrong quotients; this returns the exact one
+    (``tests/test_fixed.py`` measures how many differ).
     """
     rf = div_format(fmt_a, fmt_b)
     sa, sb = fmt_a.signed, fmt_b.signed
