@@ -280,3 +280,47 @@ def test_layernorm_eps_has_one_owner(tmp_path):
     root = Path(hwmath.__file__).resolve().parents[1]
     owners = [p for p in root.rglob("*.py") if "ln_eps * 2.0 **" in p.read_text()]
     assert owners == [Path(hwmath.__file__).resolve()]
+
+
+def _exp_reference(d: int, d_frac: int) -> int:
+    """exp_fixed's definition for one value, in Python integers (no fused tables)."""
+    s, tab = SPEC, tables()
+    k = d_frac + s.log2e_frac - s.exp_in_frac
+    t = (d * tab["log2e"][0] + (1 << (k - 1))) >> k
+    n, f = t >> s.exp_in_frac, t & ((1 << s.exp_in_frac) - 1)
+    u_bits = s.exp_in_frac - s.exp_table_bits
+    i, u = f >> u_bits, f & ((1 << u_bits) - 1)
+    y = (tab["exp2"][i] << u_bits) + (tab["exp2"][i + 1] - tab["exp2"][i]) * u
+    sh = min(s.mant_frac + u_bits - s.exp_out_frac - n, 62)
+    return (y + (1 << (sh - 1))) >> sh
+
+
+def _gelu_reference(x: int, x_frac: int) -> int:
+    """gelu_fixed's wide value before requantisation, in Python integers."""
+    s, tab = SPEC, tables()["gelu"]
+    n = s.gelu_range << s.gelu_step_log2
+    ax = abs(x)
+    if x_frac >= s.gelu_step_log2:
+        u_bits = x_frac - s.gelu_step_log2
+        i, u = ax >> u_bits, ax & ((1 << u_bits) - 1)
+    else:
+        u_bits, i, u = 0, ax << (s.gelu_step_log2 - x_frac), 0
+    d = (tab[i] << u_bits) + (tab[i + 1] - tab[i]) * u if i < n else 0
+    return (max(x, 0) << (s.gelu_frac + u_bits - x_frac)) - d
+
+
+def test_fused_tables_equal_the_definitions():
+    """exp's table of rounded results and GELU's tabulated d(|x|) are the definitions."""
+    rng = np.random.default_rng(5)
+    for d_frac in (0, 4, 10, 16, 22):
+        d = -rng.integers(0, 40 << d_frac, 400)
+        d[:3] = [0, -1, -(1 << (d_frac + 5))]
+        got = exp_fixed(torch.from_numpy(d), d_frac).tolist()
+        assert got == [_exp_reference(int(v), d_frac) for v in d], d_frac
+    for x_frac in (0, 3, 5, 9, 12, 15, 16, 22):
+        x = rng.integers(-(12 << x_frac), 12 << x_frac, 400)
+        x[:4] = [0, 1, -1, 8 << x_frac]
+        u_bits = max(0, x_frac - SPEC.gelu_step_log2)
+        fmt = FixedFormat(62, 62 - SPEC.gelu_frac - u_bits)  # requantisation is the identity
+        got = gelu_fixed(torch.from_numpy(x), x_frac, fmt).tolist()
+        assert got == [_gelu_reference(int(v), x_frac) for v in x], x_frac
