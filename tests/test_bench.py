@@ -61,3 +61,10 @@ def test_forward_bench_reports_the_spread():
     assert s["q1"] <= s["median"] <= s["q3"] < s["max"]
     assert bench.spread([0.002])["q1"] == pytest.approx(2.0)
     assert bench._cell(s) == f"3.0 ({s['q1']:.1f}–{s['q3']:.1f})"
+
+
+def test_numerics_bench_reports_per_round_ratios():
+    bench = _load("bench_numerics")
+    assert bench._quartiles([2.0]) == [2.0, 2.0]
+    q1, q3 = bench._quartiles([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert 1.0 <= q1 <= 3.0 <= q3 < 100.0
