@@ -13,6 +13,7 @@ build/bench/forward.json and the "forward-bench" section of docs/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -125,7 +126,9 @@ def render(data: dict) -> str:
         "## CPU forward: MoE execution orders vs a dense ViT of equal MACs",
         "",
         f"Measured by `bench/bench_forward.py` on {m['cpu']}, {m['threads']} threads, "
-        f"torch {m['torch']}, {m['date']}: batch 1, backbone only, random weights. Dense and "
+        f"torch {m['torch']}, {m['date']} (1-min load average "
+        f"{data['load']['load_average_1min']:.1f} on {data['load']['cpus']} CPUs at the end): "
+        "batch 1, backbone only, random weights. Dense and "
         "expert-major are timed in interleaved rounds (samples per preset in the last "
         "column); token-major is sampled after them. Times are medians in ms with the "
         "interquartile range in parentheses; expert-major / dense is the median of the "
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             f"token-major {_cell(sp['moe_token_major'])} ms "
             f"({r['ratio_token_major_vs_dense']:.2f}x) | {r['samples']['dense']} rounds"
         )
-    data = {"machine": machine(), "target": TARGET, "results": results}
+    # Other processes on the machine distort wall-clock times: record how busy it was.
+    load = {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+    data = {"machine": machine(), "load": load, "target": TARGET, "results": results}
     out = write_json(args.out, data)
     print(f"wrote {out}")
     if not args.no_docs:

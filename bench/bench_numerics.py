@@ -13,6 +13,7 @@ the exact products). Writes build/bench/numerics.json and the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -76,7 +77,9 @@ def render(data: dict) -> str:
         "## Golden forward: numerics presets vs float",
         "",
         f"Measured by `bench/bench_numerics.py` on {m['cpu']}, torch {m['torch']}, "
-        f"{m['date']}: batch-1 backbone forward, random weights (seed 0), interleaved "
+        f"{m['date']} (1-min load average {data['load']['load_average_1min']:.1f} on "
+        f"{data['load']['cpus']} CPUs at the end): batch-1 backbone forward, random weights "
+        "(seed 0), interleaved "
         "rounds; times are medians, ratios the median of each round's time over that "
         "round's float time with the interquartile range in parentheses. Target: "
         f"fixed-point forward within {TARGET:g}x of float.",
@@ -117,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.preset}, {threads} thread(s): "
             + ", ".join(f"{k} {r['ms'][k]:.1f} ms ({ratio[k]:.2f}x)" for k in PRESETS)
         )
-    data = {"machine": machine(), "target": TARGET, "results": results}
+    # Other processes on the machine distort wall-clock times: record how busy it was.
+    load = {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+    data = {"machine": machine(), "load": load, "target": TARGET, "results": results}
     print(f"wrote {write_json(args.out, data)}")
     if not args.no_docs:
         doc = update_section(REPO / "docs/RESULTS.md", "numerics-bench", render(data), "Results")
