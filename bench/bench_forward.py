@@ -100,7 +100,7 @@ def bench_preset(name: str, seconds: float, min_rounds: int, token_rounds: int) 
     # The compared pair ran back to back in each round: the median of per-round ratios
     # is robust to load that drifts between rounds.
     per_round = [e / d for e, d in zip(times["moe_expert_major"], times["dense"])]
-    q1, q3 = statistics.quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 2
+    q1, _, q3 = statistics.quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 3
     return {
         "preset": name,
         "tokens": model.cfg.num_tokens,
