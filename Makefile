@@ -11,6 +11,11 @@ TASK ?=
 ENGINE ?= hls
 BOARD ?= zcu104
 DEVICE ?= cpu
+# torch for `make setup`: the exact version the suite is tested with, as the CPU-only wheel
+# from PyTorch's CPU index (no CUDA libraries to download). TORCH_INDEX= (empty) uses the
+# default index alone; pyproject.toml declares the supported range for library users.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: help setup test lint demo bench docs info onnx csim sim rtl-resources hls bitstream run perf dse baseline report clean
 
@@ -22,6 +27,7 @@ help: ## list the targets
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
 	@echo "             STAGES (hls: csim csynth cosim export), ENGINE=$(ENGINE) (hls, rtl), BOARD=$(BOARD)"
 	@echo "             DEVICE=$(DEVICE) (cpu, cuda), EXPORT=DIR, RESULTS=\"FILE ...\" (make baseline, report)"
+	@echo "             TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) (setup)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.10"; exit 1; }
@@ -32,8 +38,11 @@ $(STAMP): pyproject.toml
 	command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v tclsh >/dev/null && command -v ccache >/dev/null && command -v clang-format >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends iverilog yosys tcl ccache clang-format; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch pinned to the CPU wheel; pynq 4.0.0 for the host runtime (it needs numpy<2);
-	# nvidia-ml-py: NVML for the GPU baseline's energy (imports without a GPU)
+	# torch pinned, CPU build: with the CPU index as an extra index pip picks 2.13.0+cpu (a
+	# local version sorts above plain 2.13.0); PyPI and local wheels still resolve offline.
+	# numpy<2 (in pyproject.toml) because the pynq package needs it
+	$(VENV)/bin/pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	# pynq 4.0.0 for the host runtime; nvidia-ml-py: NVML for the GPU baseline's energy
 	$(VENV)/bin/pip install -q -e '.[onnx,dev,board,gpu]'
 	# hls4ml only for its Apache-2.0 ap_types headers (ap_fixed.h ...): no dependencies needed
 	$(VENV)/bin/pip install -q --no-deps hls4ml==1.3.0
@@ -69,7 +78,8 @@ bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) 
 
 docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and the result-file format from the code
 	$(PY) -m pymodel.docs
-	$(PY) -m pymodel.numerics.report
+	$(PY) -m pymodel.reports.numerics
+	$(PY) -m pymodel.reports.accuracy
 	$(PY) -m pymodel.results
 	$(PY) -m pymodel.perf.docs
 

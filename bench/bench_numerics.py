@@ -1,7 +1,9 @@
 """CPU benchmark: the golden backbone forward in each numerics preset vs float.
 
-Interleaved rounds, median per preset, so the ratios are measured side by
-side. The fixed-point presets are exact integer arithmetic (float64 BLAS for
+Interleaved rounds (every preset once per round), so the ratios are measured
+side by side: each round's time over that round's float time, median over the
+rounds with the interquartile range (robust to load that drifts between
+rounds). The fixed-point presets are exact integer arithmetic (float64 BLAS for
 the exact products). Writes build/bench/numerics.json and the
 "numerics-bench" section of docs/RESULTS.md.
 
@@ -11,6 +13,7 @@ the exact products). Writes build/bench/numerics.json and the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -39,7 +42,7 @@ def run(model_preset: str, seconds: float, threads: int) -> dict:
     bar = tqdm(
         desc=f"{model_preset}, {threads} thread(s)", unit="round", leave=False, file=sys.stderr
     )
-    while len(times["float"]) < 3 or (
+    while len(times["float"]) < 15 or (
         time.perf_counter() - start < seconds and len(times["float"]) < 100
     ):
         for p in PRESETS:
@@ -49,13 +52,23 @@ def run(model_preset: str, seconds: float, threads: int) -> dict:
         bar.update()
     bar.close()
     med = {p: statistics.median(v) for p, v in times.items()}
+    ratios = {p: [t / f for t, f in zip(times[p], times["float"])] for p in PRESETS}
     return {
         "model": model_preset,
         "threads": threads,
         "ms": {p: v * 1e3 for p, v in med.items()},
         "samples": len(times["float"]),
-        "ratio_vs_float": {p: med[p] / med["float"] for p in PRESETS},
+        "ratio_vs_float": {p: statistics.median(r) for p, r in ratios.items()},
+        "ratio_iqr": {p: _quartiles(r) for p, r in ratios.items()},
     }
+
+
+def _quartiles(values: list[float]) -> list[float]:
+    """First and third quartile (both the value itself for a single sample)."""
+    if len(values) < 2:
+        return [values[0], values[0]]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return [q1, q3]
 
 
 def render(data: dict) -> str:
@@ -64,20 +77,28 @@ def render(data: dict) -> str:
         "## Golden forward: numerics presets vs float",
         "",
         f"Measured by `bench/bench_numerics.py` on {m['cpu']}, torch {m['torch']}, "
-        f"{m['date']}: batch-1 backbone forward, random weights (seed 0), median of "
-        f"interleaved runs. Target: fixed-point forward within {TARGET:g}x of float.",
+        f"{m['date']} (1-min load average {data['load']['load_average_1min']:.1f} on "
+        f"{data['load']['cpus']} CPUs at the end): batch-1 backbone forward, random weights "
+        "(seed 0), interleaved "
+        "rounds; times are medians, ratios the median of each round's time over that "
+        "round's float time with the interquartile range in parentheses. Target: "
+        f"fixed-point forward within {TARGET:g}x of float.",
         "",
-        "| model | threads | float ms | approx ms | edgemoe ms | hw16 ms | edgemoe / float "
-        "| hw16 / float | meets target |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | threads | rounds | float ms | approx ms | edgemoe ms | hw16 ms "
+        "| edgemoe / float | hw16 / float | meets target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["results"]:
-        ms, ratio = r["ms"], r["ratio_vs_float"]
+        ms, ratio, iqr = r["ms"], r["ratio_vs_float"], r["ratio_iqr"]
         worst = max(ratio["edgemoe"], ratio["hw16"])
+
+        def cell(p: str, ratio=ratio, iqr=iqr) -> str:
+            return f"{ratio[p]:.2f}x ({iqr[p][0]:.2f}–{iqr[p][1]:.2f})"
+
         lines.append(
-            f"| {r['model']} | {r['threads']} | {ms['float']:.1f} | {ms['approx']:.1f} | "
-            f"{ms['edgemoe']:.1f} | {ms['hw16']:.1f} | {ratio['edgemoe']:.2f}x | "
-            f"{ratio['hw16']:.2f}x | {'yes' if worst <= TARGET else 'no'} |"
+            f"| {r['model']} | {r['threads']} | {r['samples']} | {ms['float']:.1f} | "
+            f"{ms['approx']:.1f} | {ms['edgemoe']:.1f} | {ms['hw16']:.1f} | "
+            f"{cell('edgemoe')} | {cell('hw16')} | {'yes' if worst <= TARGET else 'no'} |"
         )
     return "\n".join(lines)
 
@@ -99,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.preset}, {threads} thread(s): "
             + ", ".join(f"{k} {r['ms'][k]:.1f} ms ({ratio[k]:.2f}x)" for k in PRESETS)
         )
-    data = {"machine": machine(), "target": TARGET, "results": results}
+    # Other processes on the machine distort wall-clock times: record how busy it was.
+    load = {"load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}
+    data = {"machine": machine(), "load": load, "target": TARGET, "results": results}
     print(f"wrote {write_json(args.out, data)}")
     if not args.no_docs:
         doc = update_section(REPO / "docs/RESULTS.md", "numerics-bench", render(data), "Results")

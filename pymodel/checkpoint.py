@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,18 +62,47 @@ def save_checkpoint(model: M3ViT, path: str | Path, **extra: Any) -> Path:
 
 
 # -------------------------------------------------------------------- reading
-def _torch_load(path: Path, allow_pickle: bool) -> Any:
+def read_file(path: str | Path, allow_pickle: bool = False) -> Any:
+    """``torch.load`` of one file on the CPU, failing with a one-line :class:`CheckpointError`
+    (missing, empty, not a PyTorch file, truncated or corrupt, or holding pickled objects
+    that ``allow_pickle=False`` refuses) instead of torch's multi-paragraph message."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file not found: {path}") from None
+        with warnings.catch_warnings():  # torch warns about pickle protocols of junk files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except Exception as exc:  # torch raises several types for corrupt or unsafe pickles
-        hint = (
-            ""
-            if allow_pickle
-            else (" (if it holds trusted non-tensor objects, pass allow_pickle=True)")
+        reason = _load_failure(path, exc, allow_pickle)
+        raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
+
+
+_UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+def _load_failure(path: Path, exc: Exception, allow_pickle: bool) -> str:
+    """One line saying why ``torch.load`` failed (its own messages run to paragraphs)."""
+    unsafe = _UNSAFE_GLOBAL.search(str(exc))
+    if unsafe and not allow_pickle:
+        return (
+            f"it holds a non-tensor object ({unsafe.group(1)}); "
+            "if you trust the file, pass allow_pickle=True"
         )
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}{hint}") from None
+    with path.open("rb") as f:
+        head = f.read(2)
+    if not head:
+        return "the file is empty"
+    # torch.save writes a zip archive (torch >= 1.6) or, legacy, a pickle (first byte 0x80).
+    if head != b"PK" and head[:1] != b"\x80":
+        return "not a PyTorch checkpoint (neither a zip archive nor a pickle)"
+    text = str(exc)
+    _, marker, after = text.partition("WeightsUnpickler error:")
+    lines = [ln.strip() for ln in (after if marker else text).splitlines() if ln.strip()]
+    detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    if len(detail) > 100:
+        detail = detail[:97] + "..."
+    return f"truncated or corrupt ({detail})"
 
 
 def _state_dict_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -148,11 +178,11 @@ def read_state_dict(
                 f"{sorted(f.name for f in ranks.values())}"
             )
         files = [ranks[r] for r in range(len(ranks))]
-        dicts = [_strip(_state_dict_of(_torch_load(f, allow_pickle), f)) for f in files]
+        dicts = [_strip(_state_dict_of(read_file(f, allow_pickle), f)) for f in files]
         return _merge_ranks(dicts, files), None
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
-    obj = _torch_load(path, allow_pickle)
+    obj = read_file(path, allow_pickle)
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
         if obj.get("version") != FORMAT_VERSION:
             raise CheckpointError(

@@ -66,7 +66,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import distributed as D
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_file, save_checkpoint
 from .config import ModelConfig, get_config
 from .data import collate, make_dataset
 from .evaluation import (  # noqa: F401 (evaluation's public names, also importable from here)
@@ -132,12 +132,12 @@ def _arch_diff(a: ModelConfig, b: ModelConfig) -> list[str]:
 
 
 def _read_resume(path: Path) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise TrainError(f"checkpoint to resume not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TrainError(f"checkpoint to resume not found: {path}") from None
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise TrainError(f"cannot read checkpoint {path}: {exc}") from None
+        ckpt = read_file(path)
+    except CheckpointError as exc:  # one line: missing, corrupt, unsafe pickle
+        raise TrainError(str(exc)) from None
     if not isinstance(ckpt, Mapping) or "optimizer" not in ckpt or "step" not in ckpt:
         raise TrainError(
             f"{path} is not a training checkpoint (no optimizer state and step); "

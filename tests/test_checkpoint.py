@@ -167,3 +167,41 @@ def test_own_checkpoint_roundtrip(tmp_path):
         assert torch.equal(a, b), k
     raw = torch.load(path)
     assert raw["epoch"] == 3 and raw["numerics"] == "float"
+
+
+class _NotATensor:
+    """A pickled object that ``weights_only`` loading refuses."""
+
+
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("junk", "not a PyTorch checkpoint"),
+        ("empty", "is empty"),
+        ("truncated", "truncated or corrupt"),
+        ("bad_pickle", "truncated or corrupt"),
+        ("object", r"non-tensor object \(.*_NotATensor\); .*allow_pickle=True"),
+    ],
+)
+def test_unreadable_checkpoint_is_one_short_line(tmp_path, kind, match):
+    """torch's unpickler messages run to paragraphs; the loader says why in one line."""
+    import pickle
+
+    good = save_checkpoint(build_model("tiny", seed=0), tmp_path / "good.pt").read_bytes()
+    path = tmp_path / f"{kind}.pt"
+    if kind == "object":
+        torch.save({"state_dict": {}, "extra": _NotATensor()}, path)
+    else:
+        path.write_bytes(
+            {
+                "junk": b"not a checkpoint",
+                "empty": b"",
+                "truncated": good[: len(good) // 3],
+                "bad_pickle": pickle.dumps({"a": 1})[:-3],
+            }[kind]
+        )
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_checkpoint(path)
+    msg = str(info.value)
+    assert "\n" not in msg and len(msg) < 160 + len(str(path)), msg
+    assert msg.startswith(f"cannot read checkpoint {path}: ")

@@ -98,7 +98,7 @@ def test_random_formats_round_trip() -> None:
     ("spelling", "match"),
     [
         ("ap_fixed<0,4>", "width"),
-        ("ap_fixed<65,4>", "width"),
+        ("ap_fixed<32769,4>", "headers refuse"),
         ("ap_int<0>", "width"),
         ("ap_fixed<16>", "2 to 5"),
         ("ap_fixed<16,6,AP_RND,AP_SAT,0,1>", "2 to 5"),
@@ -265,8 +265,9 @@ def test_result_formats() -> None:
     assert sub_format(b, b) == FixedFormat(7, 3, True)  # minus is always signed
     assert add_format(b, b) == FixedFormat(7, 3, False)
     assert div_format(a, b) == FixedFormat(12, 8, True)
-    with pytest.raises(ValueError, match="70 bits"):
-        mul_format(FixedFormat(40, 4), FixedFormat(30, 4))
+    assert mul_format(FixedFormat(48, 4), FixedFormat(48, 4)) == FixedFormat(96, 8)
+    with pytest.raises(ValueError, match="40000 bits wide; the ap_types headers refuse"):
+        mul_format(FixedFormat(20000, 4), FixedFormat(20000, 4))
 
 
 def test_arithmetic_hand_computed() -> None:
@@ -290,6 +291,22 @@ def test_arithmetic_hand_computed() -> None:
     assert lshift([24, -3], a, 3).tolist() == [-64, -24]  # 24 << 3 = 192 wraps
     assert rshift([24, -3], a, 3).tolist() == [3, -1]
     assert lshift([24], a, -3).tolist() == [3] and rshift([-3], a, 20).tolist() == [-1]
+
+
+def test_wide_formats_hold_python_ints() -> None:
+    """Formats over 64 bits keep exact Python ints (object arrays); <= 64 stay int64."""
+    f = FixedFormat.parse("ap_fixed<128,40,AP_RND_CONV,AP_SAT>")
+    raw = f.from_float([1.5, -3.25, 1e30, 2.0**-87])
+    assert raw.dtype == object and all(type(v) is int for v in raw)
+    assert raw.tolist() == [3 << 87, -13 << 86, f.raw_max, 2]  # 1e30 saturates
+    assert f.to_float(raw).tolist()[:2] == [1.5, -3.25]
+    p, pf = mul(raw[:2], f, raw[:2], f)  # full-precision 256-bit product
+    assert pf == FixedFormat(256, 80) and pf.to_float(p).tolist() == [2.25, 10.5625]
+    narrow = FixedFormat.parse("ap_fixed<16,6,AP_RND,AP_SAT>")
+    assert narrow.convert(raw, f).dtype == np.int64
+    assert FixedFormat(2048, 1024).from_float([2.0**1000]).tolist() == [1 << 2024]
+    with pytest.raises(ValueError, match="out of range"):
+        f.to_float(np.array([1 << 127], dtype=object))
 
 
 def test_fast_and_exact_paths_agree() -> None:
@@ -419,6 +436,11 @@ def _cpp_type(fmt: FixedFormat) -> str:
     return f"ap_{u}fixed<{fmt.width},{fmt.int_bits},{fmt.quant.value},{fmt.overflow.value}>"
 
 
+def _hex(v: int, width: int) -> str:
+    """Two's complement bits of ``v`` in (at least) 64 bits, as hex (the harness protocol)."""
+    return f"{v & ((1 << max(width, 64)) - 1):x}"
+
+
 def _double_bits(xs: list[float]) -> list[int]:
     return [int(v) for v in np.array(xs, dtype=np.float64).view(np.uint64)]
 
@@ -484,6 +506,17 @@ def _pair_inputs(
     return pairs[:n]
 
 
+#: Widths beyond int64 for the exact Python-int path (the headers' ap_private<W > 64>),
+#: every operation covered up to at least 128-bit operands (products up to 256 bits).
+WIDE_WIDTHS = (65, 72, 96, 100, 127, 128, 129)
+WIDE_PER_KIND = 4
+
+
+def _wide_format(rng: random.Random, quant: Quant, overflow: Overflow) -> FixedFormat:
+    w = rng.choice(WIDE_WIDTHS) if rng.random() < 0.6 else rng.randint(65, 128)
+    return FixedFormat(w, rng.randint(-8, w + 8), rng.random() < 0.6, quant, overflow)
+
+
 def make_cases() -> list[Case]:
     """The seeded list of format combinations and their inputs."""
     rng = random.Random(SEED)
@@ -508,13 +541,12 @@ def make_cases() -> list[Case]:
         while len(combos) < 30 + len(SPECIAL_PAIRS[kind]):
             a = _random_format(rng, Quant.AP_TRN, Overflow.AP_WRAP)
             b = _random_format(rng, rng.choice(list(Quant)), rng.choice(list(Overflow)))
-            try:
-                rule(a, b)
-            except ValueError:
-                continue  # wider than 64 bits: not representable, skip
+            if rule(a, b).width > 64:
+                continue  # results over 64 bits are sampled by _wide_cases (fewer: slow to build)
             combos.append((a, b))
         for a, b in combos:
             cases.append(Case(kind, a, b, _pair_inputs(rng, a, b, 200, kind == "div")))
+    cases += _wide_cases(random.Random(SEED + 1), modes)
     for kind in ("lshift", "rshift"):
         for _ in range(30):
             a = _random_format(rng, rng.choice(list(Quant)), rng.choice(list(Overflow)))
@@ -522,6 +554,39 @@ def make_cases() -> list[Case]:
             shifts = [0, 1, w - 1, w, w + 1, -1, -w, 63, 64, 100, -100]
             xs = _raw_inputs(rng, a, 150)
             ns = [shifts[j] if j < len(shifts) else rng.randint(-w - 3, w + 3) for j in range(150)]
+            cases.append(Case(kind, a, None, list(zip(xs, ns))))
+    return cases
+
+
+def _wide_cases(rng: random.Random, modes: list[tuple[Quant, Overflow]]) -> list[Case]:
+    """Every operation with operands (or results) wider than 64 bits: a few formats per
+    kind, sampled so that together they cover all 28 quantisation/overflow pairs."""
+    cases: list[Case] = []
+    for i in range(WIDE_PER_KIND * 2):  # from_double
+        dst = _wide_format(rng, *modes[(3 * i) % len(modes)])
+        bits = _double_bits(_double_inputs(rng, dst, 120))
+        cases.append(Case("from_double", dst, inputs=[(b, 0) for b in bits]))
+    for i in range(WIDE_PER_KIND * 2):  # convert: wide -> any, narrow -> wide
+        pick = _random_format if i % 3 == 2 else _wide_format
+        src = _wide_format(rng, Quant.AP_TRN, Overflow.AP_WRAP)
+        dst = pick(rng, *modes[(3 * i + 1) % len(modes)])
+        if i % 3 == 1:
+            src = _random_format(rng, Quant.AP_TRN, Overflow.AP_WRAP)
+            dst = _wide_format(rng, *modes[(3 * i + 1) % len(modes)])
+        cases.append(Case("convert", src, dst, [(v, 0) for v in _raw_inputs(rng, src, 120, dst)]))
+    for kind in ARITH:
+        for i in range(WIDE_PER_KIND):
+            a = _wide_format(rng, Quant.AP_TRN, Overflow.AP_WRAP)
+            b = (_wide_format if i % 2 else _random_format)(rng, Quant.AP_TRN, Overflow.AP_WRAP)
+            a, b = (b, a) if i % 3 == 2 else (a, b)
+            cases.append(Case(kind, a, b, _pair_inputs(rng, a, b, 100, kind == "div")))
+    for kind in ("lshift", "rshift"):
+        for i in range(WIDE_PER_KIND):
+            a = _wide_format(rng, *modes[(5 * i) % len(modes)])
+            w = a.width
+            shifts = [0, 1, w - 1, w, w + 1, -1, -w, 63, 64, 65, 200, -200]
+            xs = _raw_inputs(rng, a, 80)
+            ns = [shifts[j] if j < len(shifts) else rng.randint(-w - 3, w + 3) for j in range(80)]
             cases.append(Case(kind, a, None, list(zip(xs, ns))))
     return cases
 
@@ -600,6 +665,25 @@ class Comparison:
     mismatches: list[str] = field(default_factory=list)
     double_cases: int = 0
     double_mismatches: list[str] = field(default_factory=list)
+    # Divisions through the header's multi-digit long division (see _knuth_division):
+    # compared separately, a known defect of the header, not of the emulation.
+    knuth_cases: int = 0
+    knuth_mismatches: list[str] = field(default_factory=list)
+
+
+def _knuth_division(c: Case, b: int) -> bool:
+    """Whether the header divides through ap_private's multi-word KnuthDiv: a quotient
+    word (W1) over 64 bits and a divisor of two or more 32-bit digits. That routine is an
+    old copy of LLVM's APInt::KnuthDiv whose multiply-and-subtract step loses borrows,
+    so some quotients come out wrong (e.g. ap_fixed<65,-7>(2**64-1 raw) /
+    ap_fixed<72,22>(2**71-1 raw) gives 2**43 - 2**32 instead of 2**43 - 1);
+    FixedFormat returns the exact quotient the header's definition describes."""
+    if c.kind != "div" or c.b is None:
+        return False
+    sa, sb = c.a.signed, c.b.signed
+    w1 = max(c.a.width + max(c.b.frac_bits, 0) + (sb and not sa), c.b.width + (sa and not sb))
+    value = c.b.wrap(np.array([b], dtype=object)).reshape(-1)[0]
+    return w1 > 64 and abs(int(value)) >= 1 << 32
 
 
 @dataclass
@@ -623,7 +707,8 @@ def cpp_run() -> Run:
     cases = make_cases()
     exe = _build(gxx, hdr, _generate_sources(cases))
     lines = [
-        f"{cid} {a & (2**64 - 1):x} {b & (2**64 - 1):x}"
+        f"{cid} {_hex(a, 64 if c.kind == 'from_double' else c.a.width)} "
+        f"{_hex(b, c.b.width if c.kind in ARITH else 64)}"
         for cid, c in enumerate(cases)
         for a, b in c.inputs
     ]
@@ -688,9 +773,11 @@ def _compare(run: Run, kind: str, exact: bool) -> Comparison:
         normal = (flt == 0) | (np.abs(flt) >= np.finfo(np.float64).tiny)
         dbl = flt.view(np.uint64).tolist()
         for j, (g, want) in enumerate(zip(got, run.raw[cid])):
+            knuth = _knuth_division(c, c.inputs[j][1])
             cmp.cases += 1
+            cmp.knuth_cases += knuth
             if g != want & mask:
-                cmp.mismatches.append(
+                (cmp.knuth_mismatches if knuth else cmp.mismatches).append(
                     f"{kind} {c.a} {c.b} input={c.inputs[j]}: python {g:#x} vs C++ {want & mask:#x}"
                 )
             if not normal[j]:
@@ -719,6 +806,11 @@ def differential_summary(run: Run) -> str:
     doubles = sum(_compare(run, k, False).double_cases for k in KINDS)
     dbad = sum(len(_compare(run, k, False).double_mismatches) for k in KINDS)
     lines.append(f"  to_double    {doubles:7d} cases, mismatches: {dbad}")
+    knuth = _compare(run, "div", False)
+    lines.append(
+        f"  (div through the header's multi-word KnuthDiv: {knuth.knuth_cases} of the div "
+        f"cases, {len(knuth.knuth_mismatches)} wrong in the header, not counted)"
+    )
     head = (
         f"ap_fixed differential test: {total} cases vs g++ ({len(run.cases)} format "
         f"combinations), {bad} mismatches"
@@ -734,6 +826,15 @@ def test_matches_cpp(cpp_run: Run, kind: str, exact: bool) -> None:
     assert not cmp.mismatches, f"{len(cmp.mismatches)} mismatches:\n" + "\n".join(
         cmp.mismatches[:20]
     )
+
+
+def test_header_knuth_division_defect_is_isolated(cpp_run: Run) -> None:
+    """Wide divisions are checked bit for bit; the only differences allowed are inside
+    the header's multi-word KnuthDiv path (see _knuth_division), and only a minority of
+    those cases (a fixed header would show zero here)."""
+    cmp = _compare(cpp_run, "div", False)
+    assert cmp.knuth_cases > 0 and cmp.cases > cmp.knuth_cases
+    assert len(cmp.knuth_mismatches) < cmp.knuth_cases // 4, cmp.knuth_mismatches[:5]
 
 
 def test_to_float_matches_cpp_to_double(cpp_run: Run) -> None:

@@ -38,6 +38,20 @@ def test_expert_major_equals_token_major(router, renorm, batched_queue_limit):
             assert (a - b).abs().max().item() <= 1e-5
 
 
+@pytest.mark.parametrize("batched_queue_limit", [0, 64])
+def test_expert_major_training_paths_equal_token_major(batched_queue_limit):
+    """With autograd on, expert-major uses the padded batch or the per-expert loop."""
+    model = build_model("tiny", seed=3)
+    for _, moe in model.backbone.moe_layers():
+        moe.batched_queue_limit = batched_queue_limit
+    x = images(model.cfg, batch=2)
+    a = model.set_moe_path("token").backbone(x, 0)
+    b = model.set_moe_path("expert").backbone(x, 0)
+    assert (a - b).abs().max().item() <= 1e-5
+    b.sum().backward()  # the training path is differentiable
+    assert model.backbone.moe_layers()[0][1].experts.htoh4.weight.grad is not None
+
+
 def test_expert_major_equals_token_major_edgemoe_t():
     model = build_model("edgemoe-t", seed=0)
     x = images(model.cfg, batch=1)

@@ -24,7 +24,14 @@ from pymodel.numerics.hwmath import (
     tables,
     topk_fixed,
 )
-from pymodel.numerics.qtorch import OverflowCounter, exact_matmul, requant
+from pymodel.numerics.qtorch import (
+    F64_REQUANT,
+    OverflowCounter,
+    exact_matmul,
+    f64_requant_ok,
+    requant,
+    requant_f64,
+)
 
 QUANTS = [
     "AP_RND",
@@ -62,6 +69,44 @@ def test_requant_matches_the_verified_numpy_emulation():
         assert np.array_equal(got, want), (str(src), str(dst))
         cases += raw.size
     assert cases == 60_000
+
+
+def test_float64_requant_matches_the_verified_emulation():
+    """requant_f64 (the linear unit's fused path) == FixedFormat.convert, counts included."""
+    rng = np.random.default_rng(1)
+    cases = 0
+    for trial in range(400):
+        w = int(rng.integers(1, 53))
+        dst = FixedFormat(
+            w,
+            int(rng.integers(-4, w + 5)),
+            bool(rng.integers(0, 2)),
+            QUANTS[trial % len(QUANTS)],
+            OVERFLOWS[(trial // len(QUANTS)) % len(OVERFLOWS)],
+        )
+        frac = dst.frac_bits + int(rng.integers(1, 40))
+        assert f64_requant_ok(frac, dst)
+        bits = int(rng.integers(1, 53))
+        raw = rng.integers(-(1 << bits) + 1, 1 << bits, size=150, dtype=np.int64)
+        sh = frac - dst.frac_bits
+        half = 1 << (sh - 1)
+        top = F64_REQUANT - 1
+        edges = [0, -1, 1, top, -top, half, -half, 3 * half, -3 * half, half - 1, -half + 1]
+        edges += [dst.raw_max << sh, (dst.raw_max + 1) << sh, dst.raw_min << sh]
+        edges += [(dst.raw_min << sh) - half, (dst.raw_max << sh) + half]
+        raw[: len(edges)] = np.clip(edges, -top, top)
+        src = FixedFormat(53, 53 - frac, True)  # any format holding every raw
+        want = dst.convert(raw, src)
+        c_int, c_f64 = OverflowCounter(), OverflowCounter()
+        got_int = requant(torch.from_numpy(raw), frac, dst, c_int, "x")
+        got, got64 = requant_f64(torch.from_numpy(raw).double(), frac, dst, c_f64, "x")
+        assert np.array_equal(got.numpy(), want), (str(dst), frac)
+        assert torch.equal(got, got_int) and torch.equal(got64, got.double())
+        assert c_f64.to_dict() == c_int.to_dict()
+        cases += raw.size
+    assert cases == 60_000
+    assert not f64_requant_ok(10, FixedFormat(16, 6))  # no right shift: the int64 path
+    assert not f64_requant_ok(40, FixedFormat(53, 20))
 
 
 def test_overflow_is_counted():
@@ -212,3 +257,70 @@ def test_layernorm_variance_is_exact_for_offset_rows(fmt_in, frac):
     y = layernorm_fixed(x, frac, one, 10, zero, 10, nf, nf).double() / 2**nf.frac_bits
     ref = torch.nn.functional.layer_norm(x.double() / 2**frac, (192,), eps=1e-6)
     assert (y - ref).abs().max() < 5e-3
+
+
+def test_layernorm_eps_has_one_owner(tmp_path):
+    """The eps formula lives in hwmath; the export descriptor and the RTL package use it."""
+    from pathlib import Path
+
+    from pymodel.export import descriptor
+    from pymodel.numerics import hwmath, rtl_export
+    from pymodel.numerics.hwmath import MathSpec, ln_eps_raw, ln_eps_sq
+
+    assert descriptor.ln_eps_raw is ln_eps_raw
+    assert not hasattr(rtl_export, "ln_eps_raw")
+    spec = MathSpec(ln_eps=3e-5)
+    pkg = rtl_export.write_rtl_tables(tmp_path, spec)["package"].read_text()
+    for fq in range(rtl_export.LN_EPS_MAX_FQ + 1):
+        assert f"{fq}: ln_eps_raw = 64'd{ln_eps_sq(fq, spec)};" in pkg
+    # x keeps at most ln_sq_frac fraction bits for the squares
+    assert ln_eps_raw(20, spec) == ln_eps_sq(spec.ln_sq_frac, spec) == round(3e-5 * 2**24)
+    assert ln_eps_raw(3, spec) == 1  # at least one LSB
+    # Nowhere else in the Python sources is the formula written out again.
+    root = Path(hwmath.__file__).resolve().parents[1]
+    owners = [p for p in root.rglob("*.py") if "ln_eps * 2.0 **" in p.read_text()]
+    assert owners == [Path(hwmath.__file__).resolve()]
+
+
+def _exp_reference(d: int, d_frac: int) -> int:
+    """exp_fixed's definition for one value, in Python integers (no fused tables)."""
+    s, tab = SPEC, tables()
+    k = d_frac + s.log2e_frac - s.exp_in_frac
+    t = (d * tab["log2e"][0] + (1 << (k - 1))) >> k
+    n, f = t >> s.exp_in_frac, t & ((1 << s.exp_in_frac) - 1)
+    u_bits = s.exp_in_frac - s.exp_table_bits
+    i, u = f >> u_bits, f & ((1 << u_bits) - 1)
+    y = (tab["exp2"][i] << u_bits) + (tab["exp2"][i + 1] - tab["exp2"][i]) * u
+    sh = min(s.mant_frac + u_bits - s.exp_out_frac - n, 62)
+    return (y + (1 << (sh - 1))) >> sh
+
+
+def _gelu_reference(x: int, x_frac: int) -> int:
+    """gelu_fixed's wide value before requantisation, in Python integers."""
+    s, tab = SPEC, tables()["gelu"]
+    n = s.gelu_range << s.gelu_step_log2
+    ax = abs(x)
+    if x_frac >= s.gelu_step_log2:
+        u_bits = x_frac - s.gelu_step_log2
+        i, u = ax >> u_bits, ax & ((1 << u_bits) - 1)
+    else:
+        u_bits, i, u = 0, ax << (s.gelu_step_log2 - x_frac), 0
+    d = (tab[i] << u_bits) + (tab[i + 1] - tab[i]) * u if i < n else 0
+    return (max(x, 0) << (s.gelu_frac + u_bits - x_frac)) - d
+
+
+def test_fused_tables_equal_the_definitions():
+    """exp's table of rounded results and GELU's tabulated d(|x|) are the definitions."""
+    rng = np.random.default_rng(5)
+    for d_frac in (0, 4, 10, 16, 22):
+        d = -rng.integers(0, 40 << d_frac, 400)
+        d[:3] = [0, -1, -(1 << (d_frac + 5))]
+        got = exp_fixed(torch.from_numpy(d), d_frac).tolist()
+        assert got == [_exp_reference(int(v), d_frac) for v in d], d_frac
+    for x_frac in (0, 3, 5, 9, 12, 15, 16, 22):
+        x = rng.integers(-(12 << x_frac), 12 << x_frac, 400)
+        x[:4] = [0, 1, -1, 8 << x_frac]
+        u_bits = max(0, x_frac - SPEC.gelu_step_log2)
+        fmt = FixedFormat(62, 62 - SPEC.gelu_frac - u_bits)  # requantisation is the identity
+        got = gelu_fixed(torch.from_numpy(x), x_frac, fmt).tolist()
+        assert got == [_gelu_reference(int(v), x_frac) for v in x], x_frac

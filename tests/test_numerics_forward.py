@@ -5,7 +5,7 @@ import torch
 
 from pymodel import backbone_forward, build_model, calibrate
 from pymodel.numerics import FixedFormat, NumericsPreset, get_preset
-from pymodel.numerics.forward import FixedArith, FloatArith, Q, _bank, _run
+from pymodel.numerics.forward import FixedArith, FloatArith, Q, model_bank, run_backbone
 from pymodel.numerics.qtorch import OverflowCounter
 
 from .conftest import images
@@ -22,8 +22,8 @@ def test_float_arith_is_the_model(model):
     """The network description used by every preset computes the PyTorch model."""
     x = images(model.cfg, batch=2)
     for task in model.tasks:
-        A = FloatArith(_bank(model), approx=False, eps=model.cfg.ln_eps)
-        out = _run(model, x, model.cfg.task_index(task), A, {})
+        A = FloatArith(model_bank(model), approx=False, eps=model.cfg.ln_eps)
+        out = run_backbone(model, x, model.cfg.task_index(task), A, {})
         ref = model.backbone(x, task).double()
         assert (out - ref).abs().max() < 1e-5
 
@@ -52,7 +52,7 @@ def test_fixed_forward_is_deterministic_and_batch_independent(model):
 
 def test_scatter_add_does_not_depend_on_expert_order(model):
     preset = get_preset("edgemoe")
-    A = FixedArith(_bank(model), preset, OverflowCounter())
+    A = FixedArith(model_bank(model), preset, OverflowCounter())
     g = torch.Generator().manual_seed(3)
     fmt = preset.fmt("x", "resid")
     resid = Q(torch.randint(-(2**25), 2**25, (10, 8), generator=g), fmt)
@@ -84,9 +84,9 @@ def test_calibration_covers_observed_ranges(model):
     preset = model.numerics_presets["hw16"]
     assert preset.calibrated and preset.overrides
     x = images(model.cfg, batch=2, seed=9)
-    A = FloatArith(_bank(model), approx=False, eps=model.cfg.ln_eps, observe={}, kinds={})
+    A = FloatArith(model_bank(model), approx=False, eps=model.cfg.ln_eps, observe={}, kinds={})
     with torch.no_grad():
-        _run(model, x, 0, A, {})
+        run_backbone(model, x, 0, A, {})
     for name, max_abs in A.observe.items():
         fmt = preset.fmt(name, A.kinds[name])
         assert fmt.width == 16 and max_abs <= fmt.max_value + fmt.lsb, name

@@ -12,21 +12,16 @@ import torch
 
 from pymodel import backbone_forward, build_model, calibrate, save_checkpoint
 from pymodel.numerics import SPEC, get_preset
-from pymodel.numerics.report import (
+from pymodel.reports import accuracy, numerics
+from pymodel.reports.accuracy import (
     ACCURACY_JSON,
     ACCURACY_MD,
-    FUNCTIONS_JSON,
-    NUMERICS_MD,
-    SECTION,
-    _images,
-    _Threads,
-    main,
     measure_accuracy,
-    num,
     render_accuracy,
-    render_numerics,
     tapped_forward,
 )
+from pymodel.reports.common import SECTION, Threads, num
+from pymodel.reports.numerics import FUNCTIONS_JSON, NUMERICS_MD, render_numerics
 
 from .conftest import images
 
@@ -43,10 +38,11 @@ def _one_thread(_deterministic: None) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One quick run of the entry point into temporary paths."""
+    """One quick run of each document's entry point into temporary paths."""
     root = tmp_path_factory.mktemp("numerics_report")
     out, docs = root / "build", root / "docs"
-    assert main(["--quick", "--out-dir", str(out), "--docs-dir", str(docs)]) == 0
+    for generator in (numerics, accuracy):
+        assert generator.main(["--quick", "--out-dir", str(out), "--docs-dir", str(docs)]) == 0
     return {
         "functions": json.loads((out / FUNCTIONS_JSON).read_text()),
         "accuracy": json.loads((out / ACCURACY_JSON).read_text()),
@@ -185,7 +181,7 @@ def test_every_number_comes_from_the_json(report, which):
 
 @pytest.fixture(scope="module")
 def tiny():
-    with _Threads(1):
+    with Threads(1):
         m = build_model("tiny", seed=4)
         calibrate(m, images(m.cfg, batch=2, seed=9))
     return m
@@ -206,7 +202,7 @@ def test_tapped_forward_is_backbone_forward(tiny, preset):
         assert torch.equal(value, ref.layers[name]), name
     assert all(torch.equal(routing[b], ref.routing[b]) for b in ref.routing)
     # The expert layers keep every expert's rows: each token appears top_k times.
-    rows = sum(len(t) for _, t, _ in A.experts["blocks.1.mlp.experts.htoh4"])
+    rows = sum(len(t) for _, t, _ in A.experts_seen["blocks.1.mlp.experts.htoh4"])
     assert rows == x.shape[0] * tiny.cfg.num_tokens * tiny.cfg.top_k
 
 
@@ -216,4 +212,44 @@ def test_checkpoint_is_reported(tmp_path: Path):
     (m,) = data["models"]
     assert m["model"] == "trained.pt" and str(path) in m["source"]
     assert set(m["presets"]) == {"approx", "edgemoe", "hw16"}
-    assert _images(build_model("tiny").cfg, 1, 0).shape == (1, 3, 48, 64)
+    assert accuracy.images(build_model("tiny").cfg, 1, 0).shape == (1, 3, 48, 64)
+
+
+def test_document_generators_live_outside_the_numerics_contract():
+    """pymodel/numerics holds the contract and the forward; documents are in pymodel/reports,
+    and no module reaches into another's private names."""
+    import ast
+
+    import pymodel
+
+    root = Path(pymodel.__file__).resolve().parent
+    numerics_modules = {p.stem for p in (root / "numerics").glob("*.py")}
+    assert numerics_modules == {
+        "__init__", "fixed", "forward", "hwmath", "presets", "qtorch", "rtl_export"
+    }  # fmt: skip
+    assert {"numerics", "sweeps", "accuracy", "common"} <= {
+        p.stem for p in (root / "reports").glob("*.py")
+    }
+    private = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names]
+                private += [
+                    f"{path.relative_to(root)}: {n}"
+                    for n in names
+                    if n.startswith("_") and not n.startswith("__")
+                ]
+    assert not private, private
+
+
+def test_make_docs_runs_both_generators():
+    """The Makefile's docs target names modules that exist (and both documents' generators)."""
+    import importlib.util
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    recipe = re.search(r"^docs:.*?\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "no docs target"
+    modules = re.findall(r"-m (\S+)", recipe.group(1))
+    assert {"pymodel.reports.numerics", "pymodel.reports.accuracy"} <= set(modules)
+    assert all(importlib.util.find_spec(m) is not None for m in modules), modules

@@ -88,6 +88,9 @@ def test_resume_refuses_another_architecture(tmp_path):
     torch.save({"state_dict": build_model("tiny").state_dict()}, tmp_path / "plain.pt")
     with pytest.raises(TrainError, match="not a training checkpoint"):
         train("tiny", steps=2, resume=tmp_path / "plain.pt", **FAST)
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(TrainError, match=r"^cannot read checkpoint .*truncated or corrupt[^\n]*$"):
+        train("tiny", steps=2, resume=tmp_path / "junk.pt", **FAST)
 
 
 def test_cuda_without_gpu_is_a_clear_error():

@@ -10,14 +10,13 @@ never hard-codes an index.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from ..config import ModelConfig
 from ..numerics.fixed import OVERFLOW_CODES, QUANT_CODES, FixedFormat
-from ..numerics.hwmath import SPEC, MathSpec
+from ..numerics.hwmath import ln_eps_raw as ln_eps_raw  # one owner of the formula
 from .design import HlsMaxima
 from .tensors import BLOCK_TENSORS, PER_TASK
 
@@ -133,13 +132,6 @@ def block_fields(max_tasks: int) -> tuple[str, ...]:
         + tuple(f"off_{t.key}" for t in BLOCK_TENSORS if t.stored)
         + per_task
     )
-
-
-def ln_eps_raw(x_frac: int, spec: MathSpec = SPEC) -> int:
-    """LayerNorm epsilon in raw units of the variance, as ``layernorm_fixed`` computes it."""
-    a = max(0, x_frac - spec.ln_sq_frac)
-    fq = x_frac - a
-    return max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
 
 
 def read_global_descriptor(params: bytes) -> dict[str, int]:

@@ -1,13 +1,15 @@
 """Bit-exact emulation of Vitis HLS ``ap_fixed`` / ``ap_ufixed`` / ``ap_int`` / ``ap_uint``.
 
 Values are carried as *raw* integers: the two's-complement (or unsigned) word that
-the C++ type stores, i.e. ``value = raw * 2**-frac_bits``. Raw arrays are numpy
-``int64``. The one format whose range does not fit ``int64`` -- an unsigned
-64-bit word -- stores its bit pattern: raws >= 2**63 appear as negative ``int64``
-(``raw.view(np.uint64)`` gives the value). Every function takes the format
-alongside the raw array, so it can interpret that pattern. Raw inputs may be any
-integer array (validated against the format's range; out of range is a
-``ValueError``) or an object array of Python ints holding true values.
+the C++ type stores, i.e. ``value = raw * 2**-frac_bits``. Formats of up to 64 bits
+keep raw arrays as numpy ``int64``; the one such format whose range does not fit
+``int64`` -- an unsigned 64-bit word -- stores its bit pattern: raws >= 2**63
+appear as negative ``int64`` (``raw.view(np.uint64)`` gives the value). Wider
+formats (any width the headers accept, up to :data:`MAX_WIDTH`; widths above 1024
+need ``-DAP_INT_MAX_W`` in C++) keep ``object`` arrays of Python ints holding the
+true values. Every function takes the format alongside the raw array, so it can
+interpret it. Raw inputs may be any integer array (validated against the format's
+range; out of range is a ``ValueError``) or an object array of Python ints.
 
 The semantics follow ``ap_fixed_base.h`` (Apache-2.0 ap_types shipped with
 hls4ml) and are checked bit for bit against it by ``tests/test_fixed.py``:
@@ -23,7 +25,7 @@ hls4ml) and are checked bit for bit against it by ``tests/test_fixed.py``:
 
 Implementation: one integer algorithm written with numpy operators that work on
 both ``int64`` arrays (fast path, used when every intermediate provably fits in
-63 bits) and ``object`` arrays of Python ints (exact path for 63/64-bit words).
+63 bits) and ``object`` arrays of Python ints (exact path for wider words).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "HEADER_DEFAULT_MAX_WIDTH",
+    "INT64_WIDTH",
     "MAX_WIDTH",
     "OVERFLOW_CODES",
     "QUANT_CODES",
@@ -59,8 +63,13 @@ __all__ = [
     "sub_format",
 ]
 
-#: Widest word the int64 raw representation can hold.
-MAX_WIDTH = 64
+#: Widest word the ap_types headers accept at all (``BIT_WIDTH_UPPER_LIMIT`` of
+#: ap_common.h, reached with ``-DAP_INT_MAX_W=32768``; the headers' default is 1024).
+MAX_WIDTH = 1 << 15
+#: Default ``AP_INT_MAX_W`` of the headers: wider types need the macro in C++.
+HEADER_DEFAULT_MAX_WIDTH = 1024
+#: Widest word kept in int64 raw arrays; wider formats use object arrays of Python ints.
+INT64_WIDTH = 64
 # Sanity bound on int_bits so that shift amounts stay far inside int64.
 _MAX_ABS_INT_BITS = 1 << 16
 # int64 fast path: every intermediate magnitude must stay below 2**62.
@@ -154,7 +163,7 @@ def _parse_int(text: str, field: str, spelling: str) -> int:
 class FixedFormat:
     """A fixed-point format ``ap_[u]fixed<width, int_bits, quant, overflow>``.
 
-    ``width`` (1..64) is the word length, ``int_bits`` the number of bits left of
+    ``width`` (1..:data:`MAX_WIDTH`) is the word length, ``int_bits`` the number of bits left of
     the binary point (may be negative or exceed ``width``), ``signed`` selects
     ``ap_fixed`` over ``ap_ufixed``. ``ap_int<N>`` is ``FixedFormat(N, N, True)``.
     ``quant``/``overflow`` accept the enums or their C++ spellings.
@@ -171,7 +180,10 @@ class FixedFormat:
         if isinstance(w, bool) or not isinstance(w, (int, np.integer)):
             raise ValueError(f"width must be an int, got {w!r}")
         if not 1 <= w <= MAX_WIDTH:
-            raise ValueError(f"width must be in 1..{MAX_WIDTH}, got {w}")
+            raise ValueError(
+                f"width must be in 1..{MAX_WIDTH} (the ap_types headers refuse wider types; "
+                f"above {HEADER_DEFAULT_MAX_WIDTH} they need -DAP_INT_MAX_W), got {w}"
+            )
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
             raise ValueError(f"int_bits must be an int, got {i!r}")
         if abs(i) > _MAX_ABS_INT_BITS:
@@ -271,8 +283,13 @@ class FixedFormat:
 
     @property
     def _bitpattern_storage(self) -> bool:
-        """True for the only format whose raw range exceeds int64 (ap_u*<64,...>)."""
-        return not self.signed and self.width == MAX_WIDTH
+        """True for the only int64-stored format whose range exceeds int64 (ap_u*<64,...>)."""
+        return not self.signed and self.width == INT64_WIDTH
+
+    @property
+    def _object_storage(self) -> bool:
+        """True for formats wider than 64 bits: raws are object arrays of Python ints."""
+        return self.width > INT64_WIDTH
 
     # --------------------------------------------------------------- conversion
     def from_float(self, x: npt.ArrayLike) -> RawArray:
@@ -320,6 +337,9 @@ class FixedFormat:
         correctly (for width > 53 they may be rounded twice).
         """
         r = _check_raw(raw, self)
+        if self._object_storage:  # one correctly rounded division per value
+            flat = [_ldexp(int(v), -self.frac_bits) for v in r.reshape(-1)]
+            return np.array(flat, dtype=np.float64).reshape(r.shape)
         f = r.view(np.uint64).astype(np.float64) if self._bitpattern_storage else r.astype(float)
         return np.ldexp(f, -self.frac_bits)
 
@@ -350,9 +370,12 @@ class FixedFormat:
 
 # ---------------------------------------------------------------------- helpers
 def _ldexp(mant: int, exp: int) -> float:
-    """``mant * 2**exp`` as float64 (nearest), +-inf instead of OverflowError."""
+    """``mant * 2**exp`` as float64, rounded once to nearest even (also for integers
+    beyond float64's range and subnormal results); +-inf instead of OverflowError."""
     try:
-        return math.ldexp(float(mant), exp)
+        if exp >= 0:
+            return float(mant << exp)
+        return mant / (1 << -exp)  # Python's int division is correctly rounded
     except OverflowError:
         return math.copysign(math.inf, mant)
 
@@ -363,8 +386,12 @@ def _need_exact(value_bits: int, width: int) -> bool:
 
 
 def _check_raw(raw: npt.ArrayLike, fmt: FixedFormat) -> RawArray:
-    """Validate raws for ``fmt`` and return them as an int64 array."""
+    """Validate raws for ``fmt``; an int64 array (object array for formats over 64 bits)."""
     arr = np.asarray(raw)
+    if fmt._object_storage and arr.dtype != object:
+        if arr.dtype.kind not in "iub":
+            raise ValueError(f"raw values must be integers, got dtype {arr.dtype}")
+        arr = arr.astype(object)
     if arr.dtype == object:
         flat = [operator.index(v) for v in arr.ravel()]
         bad = [v for v in flat if not fmt.raw_min <= v <= fmt.raw_max]
@@ -395,6 +422,8 @@ def _values(raw: RawArray, fmt: FixedFormat, exact: bool) -> np.ndarray:
     Flat (1-d) because numpy returns bare Python ints for 0-d object arrays.
     """
     raw = raw.reshape(-1)
+    if raw.dtype == object:
+        return raw  # formats over 64 bits: already true values
     if not exact:
         return raw  # only reached when the format is not the bit-pattern one
     obj = raw.astype(object)
@@ -404,7 +433,12 @@ def _values(raw: RawArray, fmt: FixedFormat, exact: bool) -> np.ndarray:
 
 
 def _store(vals: np.ndarray, fmt: FixedFormat, shape: tuple[int, ...]) -> RawArray:
-    """Flat in-range integer values back to int64 raws of the given shape."""
+    """Flat in-range integer values back to raws of the given shape (int64, or Python
+    ints in an object array for formats over 64 bits)."""
+    if fmt._object_storage:
+        flat = np.empty(np.size(vals), dtype=object)
+        flat[:] = [int(v) for v in np.asarray(vals, dtype=object).reshape(-1)]
+        return flat.reshape(shape)
     if vals.dtype == object and fmt._bitpattern_storage:
         vals = np.where(vals >= (1 << 63), vals - (1 << 64), vals)
     return np.asarray(vals).astype(np.int64).reshape(shape)
@@ -489,7 +523,7 @@ def _checked_format(op: str, width: int, int_bits: int, signed: bool) -> FixedFo
         u = "" if signed else "u"
         raise ValueError(
             f"{op} result ap_{u}fixed<{width},{int_bits}> is {width} bits wide; "
-            f"the int64 emulation holds at most {MAX_WIDTH}"
+            f"the ap_types headers refuse types wider than {MAX_WIDTH} bits"
         )
     return FixedFormat(width, int_bits, signed)
 
@@ -506,7 +540,8 @@ def _align_ints(fa: FixedFormat, fb: FixedFormat) -> int:
 
 
 def mul_format(fa: FixedFormat, fb: FixedFormat) -> FixedFormat:
-    """``RType::mult``: W = Wa+Wb, I = Ia+Ib, signed if either is (ValueError if > 64 bits)."""
+    """``RType::mult``: W = Wa+Wb, I = Ia+Ib, signed if either is (ValueError beyond
+    :data:`MAX_WIDTH`)."""
     return _checked_format(
         "mul", fa.width + fb.width, fa.int_bits + fb.int_bits, fa.signed or fb.signed
     )
@@ -591,6 +626,11 @@ def div(
     Header quirk reproduced: the division runs in a ``W1``-bit word, so when both
     operands are signed and ``Wa + max(Fb, 0) >= Wb``, ``min / -1`` (raw -1, the
     smallest negative divisor) overflows and yields ``min`` instead of ``-min``.
+
+    Header defect *not* reproduced: for ``W1`` over 64 bits and divisors of two or
+    more 32-bit digits the header's ap_private long division (an old copy of LLVM's
+    ``APInt::KnuthDiv``) returns some wrong quotients; this returns the exact one
+    (``tests/test_fixed.py`` measures how many differ).
     """
     rf = div_format(fmt_a, fmt_b)
     sa, sb = fmt_a.signed, fmt_b.signed
@@ -619,7 +659,7 @@ def lshift(raw: npt.ArrayLike, fmt: FixedFormat, n: int) -> RawArray:
     r = _check_raw(raw, fmt)
     v = _values(r, fmt, _need_exact(fmt.width, fmt.width))
     if n >= fmt.width:
-        return np.zeros(r.shape, dtype=np.int64)
+        return _store(np.zeros(r.size, dtype=np.int64), fmt, r.shape)
     w = _wrap((v & ((1 << (fmt.width - n)) - 1)) << n, fmt.width, fmt.signed)
     return _store(w, fmt, r.shape)
 

@@ -1,6 +1,6 @@
 """The golden backbone forward in any numerics preset.
 
-One network description (:func:`_run`) drives three arithmetics with the same
+One network description (:func:`run_backbone`) drives three arithmetics with the same
 interface: :class:`FloatArith` (float64, exact math or the hardware
 approximations; also records value ranges for calibration) and
 :class:`FixedArith` (exact integer arithmetic on raw fixed-point values). The
@@ -13,6 +13,7 @@ weights and bias before quantisation (no multiplier in the datapath).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from .fixed import FixedFormat
-from .hwmath import _requant_var as requant_var
 from .hwmath import (
     approx_gelu,
     approx_layernorm,
@@ -33,7 +33,16 @@ from .hwmath import (
     topk_fixed,
 )
 from .presets import NumericsPreset, formats_from_ranges, get_preset
-from .qtorch import NumericsError, OverflowCounter, exact_matmul, requant
+from .qtorch import (
+    F64_REQUANT,
+    NumericsError,
+    OverflowCounter,
+    exact_matmul,
+    f64_requant_ok,
+    requant,
+    requant_f64,
+    requant_var,
+)
 
 
 @dataclass
@@ -44,6 +53,26 @@ class Q:
     fmt: FixedFormat
     l1: int | None = None  # weights: max over output rows of sum |raw| (exactness bound)
     overflowed: int = 0  # weights: values outside the format when quantised
+    t64: torch.Tensor | None = None  # weights: raw transposed as float64 (matmul operand)
+    f64: torch.Tensor | None = None  # raw as float64 when a float64 requantisation made it
+    aligned: dict[int, torch.Tensor] = field(default_factory=dict)  # biases: f64 per frac
+
+    @property
+    def bound(self) -> int:
+        """Largest |raw| the format allows (an a-priori exactness bound)."""
+        return max(-self.fmt.raw_min, self.fmt.raw_max)
+
+    def as_f64(self) -> torch.Tensor:
+        """The raw values as float64 (exact: formats of <= 53 bits)."""
+        return self.f64 if self.f64 is not None else self.raw.double()
+
+    def view(self, reshape: Callable[[torch.Tensor], torch.Tensor]) -> Q:
+        """The same values reshaped (the float64 copy, if any, alike)."""
+        return Q(reshape(self.raw), self.fmt, f64=None if self.f64 is None else reshape(self.f64))
+
+    def transposed(self) -> Q:
+        """The last two dimensions swapped."""
+        return self.view(lambda r: r.transpose(-1, -2))
 
     @property
     def frac(self) -> int:
@@ -63,6 +92,33 @@ class ForwardResult:
     layers: dict[str, torch.Tensor] = field(default_factory=dict)  # raw per layer (record=True)
     overflow: dict[str, dict[str, int]] = field(default_factory=dict)
     routing: dict[str, torch.Tensor] = field(default_factory=dict)  # block -> (B*T, k) experts
+
+
+@dataclass
+class ExpertQueues:
+    """Edge-MoE's patch reordering: the (token, slot) pairs of a layer sorted by expert.
+
+    ``order`` holds the flat pair indices ``token * k + slot`` sorted stably by expert
+    (each queue keeps token order), ``tokens`` and ``experts`` the token and expert of
+    each sorted pair, ``queues`` the (expert, start, length) of each non-empty queue.
+    """
+
+    order: torch.Tensor
+    tokens: torch.Tensor
+    experts: torch.Tensor
+    queues: list[tuple[int, int, int]]
+
+    @classmethod
+    def of(cls, idx: torch.Tensor, num_experts: int) -> ExpertQueues:
+        """Queues of the router's (tokens, k) expert indices."""
+        flat = idx.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        queues, start = [], 0
+        for e, c in enumerate(torch.bincount(flat, minlength=num_experts).tolist()):
+            if c:
+                queues.append((e, start, c))
+                start += c
+        return cls(order, order // idx.shape[-1], flat.index_select(0, order), queues)
 
 
 # ------------------------------------------------------------------------ weights
@@ -134,13 +190,23 @@ class FloatArith:
         self.observe, self.kinds = observe, kinds
         self.record: dict[str, torch.Tensor] | None = None
 
-    def _obs(self, name: str, kind: str, x: torch.Tensor) -> torch.Tensor:
+    def _obs(self, name: str, kind: str, x: torch.Tensor, keep: bool = True) -> torch.Tensor:
         if self.observe is not None and x.numel():
             self.observe[name] = max(self.observe.get(name, 0.0), float(x.abs().max()))
             self.kinds[name] = kind
-        if self.record is not None:
-            self.record[name] = x
+        if keep and self.record is not None:
+            self.keep(name, x)
         return x
+
+    def keep(self, name: str, value: torch.Tensor) -> None:
+        """Store a layer's value while recording (a hook for subclasses that keep more)."""
+        assert self.record is not None
+        self.record[name] = value
+
+    def keep_expert(self, name: str, e: int, tokens: torch.Tensor, value: torch.Tensor) -> None:
+        """Store expert ``e``'s rows (for ``tokens``) of a per-expert layer while recording;
+        by default the last active expert's rows are what ``record`` keeps."""
+        self.keep(name, value)
 
     def w(self, name: str) -> torch.Tensor:
         return self.bank[name][0]
@@ -171,11 +237,6 @@ class FloatArith:
             y = y + residual
         return self._obs(name, kind, y)
 
-    def linear_expert(
-        self, name: str, x: torch.Tensor, w: str, b: str, e: int, kind: str
-    ) -> torch.Tensor:
-        return self._obs(name, kind, x @ self.w(w)[e].T + self.w(b)[e])
-
     def layernorm(self, name: str, x: torch.Tensor, g: str, b: str) -> torch.Tensor:
         gamma, beta = self.w(g), self.w(b)
         mean = x.mean(-1, keepdim=True)
@@ -197,7 +258,10 @@ class FloatArith:
         return self._obs(name + ".out", "attn", p @ v)
 
     def gelu(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        return self._obs(name, "gelu", approx_gelu(x) if self.approx else F.gelu(x))
+        return self._obs(name, "gelu", self._gelu(x))
+
+    def _gelu(self, x: torch.Tensor) -> torch.Tensor:
+        return approx_gelu(x) if self.approx else F.gelu(x)
 
     def route(
         self, name: str, logits: torch.Tensor, k: int, renorm: bool
@@ -213,8 +277,27 @@ class FloatArith:
     def concat_feature(self, x: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, feature.double().expand(x.shape[0], -1)], dim=-1)
 
-    def gather(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return x.index_select(0, idx)
+    def experts(
+        self, prefix: str, h: torch.Tensor, gates: torch.Tensor, queues: ExpertQueues
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Expert-major MLPs: each active expert on its queue of tokens; returns the
+        (tokens, gates, outputs) parts that :meth:`combine` scatter-adds."""
+        w1, b1 = self.w(prefix + "htoh4.w"), self.w(prefix + "htoh4.b")
+        w2, b2 = self.w(prefix + "h4toh.w"), self.w(prefix + "h4toh.b")
+        flat_gates = gates.reshape(-1)
+        parts = []
+        for e, start, count in queues.queues:
+            sel = queues.order[start : start + count]
+            tokens = queues.tokens[start : start + count]
+            u = h.index_select(0, tokens) @ w1[e].T + b1[e]
+            self._obs(prefix + "htoh4", "hidden", u, keep=False)
+            g = self._obs(prefix + "gelu", "gelu", self._gelu(u), keep=False)
+            y = self._obs(prefix + "h4toh", "expert_out", g @ w2[e].T + b2[e], keep=False)
+            if self.record is not None:
+                for layer, value in (("htoh4", u), ("gelu", g), ("h4toh", y)):
+                    self.keep_expert(prefix + layer, e, tokens, value)
+            parts.append((tokens, flat_gates[sel], y))
+        return parts
 
     def combine(self, name: str, residual: torch.Tensor, parts: list) -> torch.Tensor:
         acc = residual.clone()
@@ -258,8 +341,18 @@ class FixedArith:
 
     def _out(self, name: str, q: Q) -> Q:
         if self.record is not None:
-            self.record[name] = q.raw
+            self.keep(name, q.raw)
         return q
+
+    def keep(self, name: str, raw: torch.Tensor) -> None:
+        """Store a layer's raw value while recording (a hook for subclasses that keep more)."""
+        assert self.record is not None
+        self.record[name] = raw
+
+    def keep_expert(self, name: str, e: int, tokens: torch.Tensor, raw: torch.Tensor) -> None:
+        """Store expert ``e``'s rows (for ``tokens``) of a per-expert layer while recording;
+        by default the last active expert's rows are what ``record`` keeps."""
+        self.keep(name, raw)
 
     def quantize(self, t: torch.Tensor, fmt: FixedFormat, name: str, count: bool = True) -> Q:
         raw = fmt.from_float(t.detach().cpu().numpy().astype(np.float64))
@@ -283,12 +376,16 @@ class FixedArith:
         return q
 
     def _align(self, q: Q, frac: int, what: str) -> torch.Tensor:
+        return q.raw << self._shift_to(q, frac, what)
+
+    def _shift_to(self, q: Q, frac: int, what: str) -> int:
+        """Left shift that aligns ``q`` to ``frac`` fraction bits (an error if it is negative)."""
         if q.frac > frac:
             raise NumericsError(
                 f"{what} in {q.fmt} has more fraction bits than the accumulator ({frac}); "
                 "choose formats so it can be added exactly"
             )
-        return q.raw << (frac - q.frac)
+        return frac - q.frac
 
     def input(self, name: str, x: torch.Tensor) -> Q:
         return self._out(name, self.quantize(x, self._fmt(name, "input"), name))
@@ -311,11 +408,8 @@ class FixedArith:
     ) -> Q:
         wq = self.w(w)
         b_q = self.w(b) if b else None
-        return self._linear(name, x, wq.raw, wq.fmt, b_q, kind, residual, wq.l1)
-
-    def linear_expert(self, name: str, x: Q, w: str, b: str, e: int, kind: str) -> Q:
-        wq, bq = self.w(w), self.w(b)
-        return self._linear(name, x, wq.raw[e], wq.fmt, Q(bq.raw[e], bq.fmt), kind, None, wq.l1)
+        w64 = _transposed_f64(wq)
+        return self._linear(name, x, wq.raw, wq.fmt, b_q, kind, residual, wq.l1, w64)
 
     def _linear(
         self,
@@ -327,15 +421,54 @@ class FixedArith:
         kind: str,
         residual: Q | None = None,
         w_l1: int | None = None,
+        w_t64: torch.Tensor | None = None,
     ) -> Q:
         frac = x.frac + w_fmt.frac_bits
-        acc = exact_matmul(x.raw, w_raw.T, w_l1)
-        if b is not None:
-            acc = acc + self._align(b, frac, f"{name} bias")
-        if residual is not None:
-            acc = acc + self._align(residual, frac, f"{name} residual")
         fmt = self._fmt(name, kind)
+        b_sh = None if b is None else self._shift_to(b, frac, f"{name} bias")
+        r_sh = None if residual is None else self._shift_to(residual, frac, f"{name} residual")
+        if w_t64 is not None and w_l1 is not None and f64_requant_ok(frac, fmt):
+            out = self._linear_f64(name, x, w_t64, w_l1, frac, b, residual, fmt)
+            if out is not None:
+                return self._out(name, out)
+        acc = exact_matmul(x.raw, w_raw.T, w_l1, w_t64)
+        if b is not None:
+            acc = acc + (b.raw << b_sh)
+        if residual is not None:
+            acc = acc + (residual.raw << r_sh)
         return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
+
+    def _linear_f64(
+        self,
+        name: str,
+        x: Q,
+        w_t64: torch.Tensor,
+        w_l1: int,
+        frac: int,
+        b: Q | None,
+        residual: Q | None,
+        fmt: FixedFormat,
+    ) -> Q | None:
+        """The linear unit accumulated and requantised in float64 (no int64 round trip).
+
+        Exact when every partial sum is an integer below 2**52: the bound is taken from
+        the formats, else from the data; None when even that is too large.
+        """
+        b_bound = 0 if b is None else b.bound << (frac - b.frac)
+        r_bound = 0 if residual is None else residual.bound << (frac - residual.frac)
+        if x.bound * w_l1 + b_bound + r_bound >= F64_REQUANT:
+            x_max = int(x.raw.abs().max()) if x.raw.numel() else 0
+            if residual is not None and residual.raw.numel():
+                r_bound = int(residual.raw.abs().max()) << (frac - residual.frac)
+            if x_max * w_l1 + b_bound + r_bound >= F64_REQUANT:
+                return None
+        acc = torch.matmul(x.as_f64(), w_t64)
+        if b is not None:
+            acc += _aligned_f64(b, frac)
+        if residual is not None:
+            acc.add_(residual.as_f64(), alpha=2.0 ** (frac - residual.frac))
+        raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+        return Q(raw, fmt, f64=raw64)
 
     def layernorm(self, name: str, x: Q, g: str, b: str) -> Q:
         gq, bq = self.w(g), self.w(b)
@@ -357,20 +490,33 @@ class FixedArith:
 
     def attention(self, name: str, q: Q, k: Q, v: Q) -> Q:
         sfmt = self._fmt(name + ".score", "score")
-        frac = q.frac + k.frac
-        s = requant(
-            exact_matmul(q.raw, k.raw.transpose(-1, -2)), frac, sfmt, self.counter, name + ".score"
-        )
+        s = self._product(name + ".score", q, k.transposed(), sfmt)
         pfmt = self._fmt(name + ".prob", "prob")
-        p = online_softmax_fixed(s, sfmt.frac_bits, pfmt, self.spec, self.counter, name + ".prob")
-        ofmt = self._fmt(name + ".out", "attn")
-        out = requant(
-            exact_matmul(p, v.raw), pfmt.frac_bits + v.frac, ofmt, self.counter, name + ".out"
+        p = online_softmax_fixed(
+            s.raw, sfmt.frac_bits, pfmt, self.spec, self.counter, name + ".prob"
         )
+        out = self._product(name + ".out", Q(p, pfmt), v, self._fmt(name + ".out", "attn"))
         if self.record is not None:
-            self.record[name + ".score"] = s
-            self.record[name + ".prob"] = p
-        return self._out(name + ".out", Q(out, ofmt))
+            self.keep(name + ".score", s.raw)
+            self.keep(name + ".prob", p)
+        return self._out(name + ".out", out)
+
+    def _product(self, name: str, a: Q, b: Q, fmt: FixedFormat) -> Q:
+        """``a @ b`` of two activations, exact, requantised once to ``fmt``: in float64
+        when every partial sum is an integer below 2**52 (bound from the formats, else
+        from the data), else in int64 (:func:`exact_matmul`)."""
+        frac = a.frac + b.frac
+        if f64_requant_ok(frac, fmt):
+            inner = a.raw.shape[-1]
+            ok = a.bound * inner * b.bound < F64_REQUANT
+            if not ok and a.raw.numel() and b.raw.numel():
+                b_colsum = int(b.raw.abs().sum(dim=-2).max())
+                ok = int(a.raw.abs().max()) * b_colsum < F64_REQUANT
+            if ok:
+                acc = torch.matmul(a.as_f64(), b.as_f64())
+                raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+                return Q(raw, fmt, f64=raw64)
+        return Q(requant(exact_matmul(a.raw, b.raw), frac, fmt, self.counter, name), fmt)
 
     def gelu(self, name: str, x: Q) -> Q:
         fmt = self._fmt(name, "gelu")
@@ -400,8 +546,55 @@ class FixedArith:
         f = self.quantize(feature, x.fmt, "task_feature")
         return Q(torch.cat([x.raw, f.raw.expand(x.raw.shape[0], -1)], dim=-1), x.fmt)
 
-    def gather(self, x: Q, idx: torch.Tensor) -> Q:
-        return Q(x.raw.index_select(0, idx), x.fmt)
+    def experts(
+        self, prefix: str, h: Q, gates: Q, queues: ExpertQueues
+    ) -> list[tuple[torch.Tensor, Q, Q]]:
+        """Expert-major MLPs of every active expert at once: the rows of all queues are
+        gathered in queue order, each expert's rows multiplied by its own weights, and
+        bias, GELU and requantisation applied to all rows together (every expert shares
+        the layer's formats, so this is the per-expert computation, row for row).
+        Returns one (tokens, gates, outputs) part for :meth:`combine`."""
+        x = Q(h.raw.index_select(0, queues.tokens), h.fmt)
+        u = self._expert_linear(prefix + "htoh4", x, prefix + "htoh4", queues, "hidden")
+        gname = prefix + "gelu"
+        gfmt = self._fmt(gname, "gelu")
+        g = Q(gelu_fixed(u.raw, u.frac, gfmt, self.spec, self.counter, gname), gfmt)
+        y = self._expert_linear(prefix + "h4toh", g, prefix + "h4toh", queues, "expert_out")
+        if self.record is not None:
+            for e, start, count in queues.queues:
+                tokens = queues.tokens[start : start + count]
+                for name, value in (("htoh4", u), ("gelu", g), ("h4toh", y)):
+                    self.keep_expert(prefix + name, e, tokens, value.raw[start : start + count])
+        gate = Q(gates.raw.reshape(-1).index_select(0, queues.order), gates.fmt)
+        return [(queues.tokens, gate, y)]
+
+    def _expert_linear(self, name: str, x: Q, weights: str, queues: ExpertQueues, kind: str) -> Q:
+        """One per-expert linear layer over the rows of all queues (rows in queue order)."""
+        wq, bq = self.w(weights + ".w"), self.w(weights + ".b")
+        frac = x.frac + wq.frac
+        b_sh = self._shift_to(bq, frac, f"{name} bias")
+        fmt = self._fmt(name, kind)
+        w64 = _transposed_f64(wq)
+        n, out = x.raw.shape[0], wq.raw.shape[-2]
+        rest = bq.bound << b_sh if f64_requant_ok(frac, fmt) else None
+        x_max = x.bound
+        if rest is not None and x_max * wq.l1 + rest >= F64_REQUANT and n:
+            x_max = int(x.raw.abs().max())
+        if rest is not None and x_max * wq.l1 + rest < F64_REQUANT:
+            # Every partial sum of every expert is an integer below 2**52: accumulate,
+            # add the bias and requantise in float64.
+            x64, acc = x.as_f64(), torch.empty(n, out, dtype=torch.float64)
+            for e, start, count in queues.queues:
+                torch.matmul(x64[start : start + count], w64[e], out=acc[start : start + count])
+            acc += _aligned_f64(bq, frac).index_select(0, queues.experts)
+            raw, raw64 = requant_f64(acc, frac, fmt, self.counter, name)
+            return Q(raw, fmt, f64=raw64)
+        acc = torch.empty(n, out, dtype=torch.int64)
+        for e, start, count in queues.queues:
+            rows = slice(start, start + count)
+            acc[rows] = exact_matmul(x.raw[rows], wq.raw[e].T, wq.l1, w64[e])
+        bias = (bq.raw << b_sh).index_select(0, queues.experts)
+        return Q(requant(acc + bias, frac, fmt, self.counter, name), fmt)
 
     def combine(self, name: str, residual: Q, parts: list) -> Q:
         if not parts:
@@ -415,23 +608,27 @@ class FixedArith:
         return self._out(name, Q(requant(acc, frac, fmt, self.counter, name), fmt))
 
     def split_heads(self, x: Q, b: int, heads: int) -> Q:
-        r = x.raw.reshape(b, -1, heads, x.raw.shape[-1] // heads).transpose(1, 2)
-        return Q(r, x.fmt)
+        return x.view(lambda r: r.reshape(b, -1, heads, r.shape[-1] // heads).transpose(1, 2))
 
     def merge_heads(self, x: Q) -> Q:
         b, h, t, d = x.raw.shape
-        return Q(x.raw.transpose(1, 2).reshape(b * t, h * d), x.fmt)
+        return x.view(lambda r: r.transpose(1, 2).reshape(b * t, h * d))
 
     def flatten(self, x: Q) -> Q:
-        return Q(x.raw.reshape(-1, x.raw.shape[-1]), x.fmt)
+        return x.view(lambda r: r.reshape(-1, r.shape[-1]))
 
     def unflatten(self, x: Q, b: int) -> Q:
-        return Q(x.raw.reshape(b, -1, x.raw.shape[-1]), x.fmt)
+        return x.view(lambda r: r.reshape(b, -1, r.shape[-1]))
 
 
 # -------------------------------------------------------------------- network
-def _run(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> Any:
-    """The backbone as the hardware executes it, in arithmetic ``A``."""
+def run_backbone(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> Any:
+    """The backbone as the hardware executes it, in arithmetic ``A``.
+
+    ``A`` is a :class:`FloatArith` or :class:`FixedArith` (or a subclass that records
+    more); ``routing`` receives each MoE block's (B*T, k) expert indices. Returns
+    ``A``'s value of the output tokens (B, T, D).
+    """
     cfg = model.cfg
     b = images.shape[0]
     p = cfg.patch_size
@@ -472,36 +669,24 @@ def _run(model, images: torch.Tensor, task_id: int, A: Any, routing: dict) -> An
         logits = A.linear(n + "mlp.gate", gate_in, gate, None, "gate_logit")
         idx, gates = A.route(n + "mlp.gate_prob", logits, cfg.top_k, cfg.renormalize_gates)
         routing[f"blocks.{i}"] = idx
-        parts = []
-        flat_e = idx.reshape(-1)
-        order = torch.argsort(flat_e, stable=True)
-        counts = torch.bincount(flat_e, minlength=cfg.num_experts).tolist()
-        start = 0
-        e_name = n + "mlp.experts."
-        for e, c in enumerate(counts):
-            if not c:
-                continue
-            sel = order[start : start + c]
-            start += c
-            tokens = sel // cfg.top_k
-            xe = A.gather(h, tokens)
-            u = A.linear_expert(
-                e_name + "htoh4", xe, e_name + "htoh4.w", e_name + "htoh4.b", e, "hidden"
-            )
-            u = A.gelu(e_name + "gelu", u)
-            y = A.linear_expert(
-                e_name + "h4toh", u, e_name + "h4toh.w", e_name + "h4toh.b", e, "expert_out"
-            )
-            g = _select(gates, sel)
-            parts.append((tokens, g, y))
+        queues = ExpertQueues.of(idx, cfg.num_experts)
+        parts = A.experts(n + "mlp.experts.", h, gates, queues)
         x = A.combine(n + "mlp.combine", x, parts)
     return A.unflatten(x, b)
 
 
-def _select(gates: Any, sel: torch.Tensor) -> Any:
-    if isinstance(gates, Q):
-        return Q(gates.raw.reshape(-1)[sel], gates.fmt)
-    return gates.reshape(-1)[sel]
+def _aligned_f64(b: Q, frac: int) -> torch.Tensor:
+    """A bias aligned to ``frac`` fraction bits as float64 (cached per ``frac``)."""
+    if frac not in b.aligned:
+        b.aligned[frac] = (b.raw << (frac - b.frac)).double()
+    return b.aligned[frac]
+
+
+def _transposed_f64(w: Q) -> torch.Tensor:
+    """The weight's raw values transposed as float64 (cached: the matmul's right operand)."""
+    if w.t64 is None:
+        w.t64 = w.raw.double().transpose(-1, -2).contiguous()
+    return w.t64
 
 
 # ---------------------------------------------------------------------- public
@@ -529,13 +714,13 @@ def backbone_forward(
             f"numerics preset {preset.name!r} needs calibration first: "
             "pymodel.calibrate(model, images, 'hw16')"
         )
-    bank = _bank(model)
+    bank = model_bank(model)
     routing: dict[str, torch.Tensor] = {}
     with torch.no_grad():
         if preset.kind == "approx":
             A = FloatArith(bank, approx=True, eps=model.cfg.ln_eps)
             A.record = {} if record else None
-            out = _run(model, images, task_id, A, routing)
+            out = run_backbone(model, images, task_id, A, routing)
             return ForwardResult(
                 tokens=out, raw=None, fmt=None, layers=A.record or {}, routing=routing
             )
@@ -543,7 +728,7 @@ def backbone_forward(
         cache = _weight_cache(model, preset)
         A = FixedArith(bank, preset, counter, cache)
         A.record = {} if record else None
-        out = _run(model, images, task_id, A, routing)
+        out = run_backbone(model, images, task_id, A, routing)
     return ForwardResult(
         tokens=out.float(),
         raw=out.raw,
@@ -563,11 +748,12 @@ def fixed_arith(model, preset: NumericsPreset, counter: OverflowCounter | None =
     """A :class:`FixedArith` over ``model``'s weights in ``preset``, sharing the forward's
     cache of quantised weights (what an export writes is what the golden forward uses)."""
     return FixedArith(
-        _bank(model), preset, counter or OverflowCounter(), _weight_cache(model, preset)
+        model_bank(model), preset, counter or OverflowCounter(), _weight_cache(model, preset)
     )
 
 
-def _bank(model) -> dict:
+def model_bank(model) -> dict[str, tuple[torch.Tensor, str]]:
+    """:func:`weight_bank` of ``model``, cached on it until its parameters change."""
     key = _param_version(model)
     cached = getattr(model, "_numerics_bank", None)
     if cached is None or cached[0] != key:
@@ -617,7 +803,7 @@ def calibrate(
     if base.kind != "fixed":
         raise ValueError(f"only fixed-point presets are calibrated, not {base.name!r}")
     batches = images if isinstance(images, list) else [images]
-    bank = _bank(model)
+    bank = model_bank(model)
     ranges: dict[str, float] = {}
     kinds: dict[str, str] = {}
     for name, (t, kind) in bank.items():
@@ -627,7 +813,7 @@ def calibrate(
         for batch in batches:
             A = FloatArith(bank, approx=False, eps=model.cfg.ln_eps, observe=ranges, kinds=kinds)
             with torch.no_grad():
-                _run(model, batch, model.cfg.task_index(task), A, {})
+                run_backbone(model, batch, model.cfg.task_index(task), A, {})
     calibrated = align_to_accumulators(model.cfg, formats_from_ranges(ranges, kinds, base, margin))
     model.__dict__.setdefault("numerics_presets", {})[base.name] = calibrated
     return calibrated
@@ -639,7 +825,7 @@ def align_to_accumulators(cfg, preset: NumericsPreset) -> NumericsPreset:
 
     Calibration picks each format from its own range; with 8-bit operands (hw8) an
     accumulator has few fraction bits (x.frac + w.frac) and a small bias would get
-    more. The walk follows :func:`_run`'s linear layers in order; a residual stream
+    more. The walk follows :func:`run_backbone`'s linear layers in order; a residual stream
     format is capped by every accumulator it enters (projection, fc2 / combine).
     """
     over = dict(preset.overrides)

@@ -23,7 +23,16 @@ from functools import cache
 import torch
 
 from .fixed import FixedFormat, Quant
-from .qtorch import NumericsError, OverflowCounter, requant, requant_var, shift_round
+from .qtorch import (
+    F64_REQUANT,
+    NumericsError,
+    OverflowCounter,
+    f64_requant_ok,
+    requant,
+    requant_f64,
+    requant_var,
+    shift_round,
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,11 @@ def _t(name: str, spec: MathSpec) -> torch.Tensor:
     return torch.tensor(tables(spec)[name], dtype=torch.int64)
 
 
+def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a 1-d table (index_select: several times faster than indexing)."""
+    return table.index_select(0, index.reshape(-1)).view(index.shape)
+
+
 def _interp(
     table: torch.Tensor, frac_value: torch.Tensor, frac_bits: int, index_bits: int
 ) -> torch.Tensor:
@@ -111,8 +125,28 @@ def _interp(
     u_bits = frac_bits - index_bits
     i = frac_value >> u_bits
     u = frac_value & ((1 << u_bits) - 1)
-    a, b = table[i], table[i + 1]
+    a, b = _gather(table, i), _gather(table, i + 1)
     return (a << u_bits) + (b - a) * u
+
+
+#: Widest fraction whose every interpolated value is tabulated (2**18 int64 = 2 MiB).
+_FUSED_MAX_BITS = 18
+
+
+@cache
+def _interpolated(name: str, spec: MathSpec, frac_bits: int, index_bits: int) -> torch.Tensor:
+    """:func:`_interp` of table ``name`` at every ``frac_bits``-bit fraction, as one table:
+    the interpolation fused into a single lookup (the same integers, computed once)."""
+    return _interp(_t(name, spec), torch.arange(1 << frac_bits), frac_bits, index_bits)
+
+
+def _lookup(
+    name: str, spec: MathSpec, frac_value: torch.Tensor, frac_bits: int, index_bits: int
+) -> torch.Tensor:
+    """:func:`_interp` of table ``name``: one lookup in the fused table where it is small."""
+    if frac_bits <= _FUSED_MAX_BITS:
+        return _gather(_interpolated(name, spec, frac_bits, index_bits), frac_value)
+    return _interp(_t(name, spec), frac_value, frac_bits, index_bits)
 
 
 # ------------------------------------------------------------------------------- exp
@@ -127,13 +161,37 @@ def exp_fixed(d: torch.Tensor, d_frac: int, spec: MathSpec = SPEC) -> torch.Tens
         raise NumericsError("exp_fixed is defined for d <= 0 (softmax arguments x - max)")
     log2e = tables(spec)["log2e"][0]
     t = shift_round(d * log2e, d_frac + spec.log2e_frac - spec.exp_in_frac, Quant.AP_RND)
+    fused = _exp_of_t_table(spec)
+    if fused is None:
+        return _exp_of_t(t, spec)
+    lo = -(fused.numel() - 1)  # t below lo gives 0, as the table's first entry
+    return _gather(fused, t.clamp(min=lo) - lo).long()
+
+
+def _exp_of_t(t: torch.Tensor, spec: MathSpec) -> torch.Tensor:
+    """The steps of :func:`exp_fixed` after t: 2**t by table, interpolation and one shift."""
     n = t >> spec.exp_in_frac  # floor, <= 0
-    f = t - (n << spec.exp_in_frac)
-    y = _interp(_t("exp2", spec), f, spec.exp_in_frac, spec.exp_table_bits)
+    f = t & ((1 << spec.exp_in_frac) - 1)  # t - n * 2**exp_in_frac
+    y = _lookup("exp2", spec, f, spec.exp_in_frac, spec.exp_table_bits)
     y_frac = spec.mant_frac + spec.exp_in_frac - spec.exp_table_bits
     sh = (y_frac - spec.exp_out_frac - n).clamp(max=62)  # >= y_frac - out_frac > 0
-    half = torch.ones_like(sh) << (sh - 1)
-    return (y + half) >> sh
+    # (y + 2**(sh-1)) >> sh, rounding half up, without forming 2**(sh-1) per element
+    return ((y >> (sh - 1)) + 1) >> 1
+
+
+@cache
+def _exp_of_t_table(spec: MathSpec) -> torch.Tensor | None:
+    """:func:`_exp_of_t` at every t from -(out_frac + 3) * 2**exp_in_frac to 0 (int32): the
+    interpolation and the rounding fused into one lookup. Below that range the result is
+    0 (y < 2**(y_frac + 1) and n < -out_frac - 2 leave less than half an LSB), which the
+    first entry holds. None when the table would exceed 2**21 entries."""
+    lo = -((spec.exp_out_frac + 3) << spec.exp_in_frac)
+    if -lo > 1 << 21:
+        return None
+    e = _exp_of_t(torch.arange(lo, 1), spec)
+    if int(e[0]) != 0 or int(e.max()) >= 1 << 31:  # pragma: no cover - by the bound above
+        return None
+    return e.to(torch.int32)
 
 
 def approx_exp(d: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -181,7 +239,7 @@ def recip_fixed(
     interpolation, rounded half up once to ``mant_frac`` bits; shift = L.
     """
     m, lead = _normalise(s, s_frac, spec)
-    y = _interp(_t("recip", spec), m, spec.norm_in_frac, spec.recip_table_bits)
+    y = _lookup("recip", spec, m, spec.norm_in_frac, spec.recip_table_bits)
     mant = shift_round(y, spec.norm_in_frac - spec.recip_table_bits, Quant.AP_RND)
     return mant, lead
 
@@ -204,8 +262,8 @@ def _rsqrt_normalised(
     """rsqrt of (1 + m / 2**norm_in_frac) * 2**lead as a pseudo-float."""
     k = torch.div(lead, 2, rounding_mode="floor")
     odd = (lead - 2 * k) == 1
-    ye = _interp(_t("rsqrt_even", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
-    yo = _interp(_t("rsqrt_odd", spec), m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    ye = _lookup("rsqrt_even", spec, m, spec.norm_in_frac, spec.rsqrt_table_bits)
+    yo = _lookup("rsqrt_odd", spec, m, spec.norm_in_frac, spec.rsqrt_table_bits)
     mant = shift_round(
         torch.where(odd, yo, ye), spec.norm_in_frac - spec.rsqrt_table_bits, Quant.AP_RND
     )
@@ -262,26 +320,42 @@ def gelu_fixed(
 ) -> torch.Tensor:
     """GELU(x) = ReLU(x) - d(|x|), d(t) = t * Phi(-t) tabulated with step 2**-S on
     [0, range) and linearly interpolated (d = 0 beyond), requantised once to ``out``."""
-    s = spec.gelu_step_log2
-    ax = x.abs()
-    if x_frac >= s:
-        u_bits = x_frac - s
-        i = ax >> u_bits
-        u = ax & ((1 << u_bits) - 1)
-    else:
-        u_bits = 0
-        i = ax << (s - x_frac)
-        u = torch.zeros_like(ax)
-    n = spec.gelu_range << s
-    inside = i < n
-    ic = i.clamp(max=n - 1)
-    table = _t("gelu", spec)
-    a, b = table[ic], table[ic + 1]
-    dv = torch.where(inside, (a << u_bits) + (b - a) * u, torch.zeros_like(ax))
+    u_bits = max(0, x_frac - spec.gelu_step_log2)
+    dv = _gelu_d(spec, x_frac)(x.abs())
     frac = spec.gelu_frac + u_bits
-    relu = x.clamp(min=0)
-    wide = (relu << (frac - x_frac)) - dv  # frac > x_frac by construction
+    wide = (x.clamp(min=0) << (frac - x_frac)) - dv  # frac > x_frac by construction
     return requant(wide, frac, out, counter, name)
+
+
+@cache
+def _gelu_d(spec: MathSpec, x_frac: int):
+    """|x| (raw, ``x_frac`` fraction bits) -> d(|x|) of :func:`gelu_fixed`, exact, with
+    ``gelu_frac + max(0, x_frac - gelu_step_log2)`` fraction bits; 0 from ``gelu_range``.
+
+    Tables extended by a zero entry so that clamping the index gives d = 0 beyond the
+    range: with few input fraction bits, every value of d is tabulated (one lookup);
+    otherwise the interpolation T[i] 2**u_bits + (T[i+1] - T[i]) u with both terms
+    tabulated per interval.
+    """
+    s, table = spec.gelu_step_log2, _t("gelu", spec)
+    n = spec.gelu_range << s  # intervals; table has n + 1 entries
+    zero = torch.zeros(1, dtype=torch.int64)
+    if x_frac < s:  # no interpolation: i = |x| << (s - x_frac) indexes the table directly
+        direct = torch.cat([table[:n], zero])
+        return lambda ax: _gather(direct, (ax << (s - x_frac)).clamp(max=n))
+    u_bits = x_frac - s
+    base = torch.cat([table[:n] << u_bits, zero])
+    slope = torch.cat([table[1:] - table[:-1], zero])
+    if x_frac + (spec.gelu_range - 1).bit_length() <= _FUSED_MAX_BITS:
+        v = torch.arange(n << u_bits)
+        full = torch.cat([base[v >> u_bits] + slope[v >> u_bits] * (v & ((1 << u_bits) - 1)), zero])
+        return lambda ax: _gather(full, ax.clamp(max=n << u_bits))
+
+    def interpolate(ax: torch.Tensor) -> torch.Tensor:
+        i = (ax >> u_bits).clamp(max=n)
+        return _gather(base, i) + _gather(slope, i) * (ax & ((1 << u_bits) - 1))
+
+    return interpolate
 
 
 def approx_gelu(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -340,17 +414,14 @@ def _online_sum(
     x: torch.Tensor, x_frac: int, spec: MathSpec, exact: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Final running max (keepdim) and running sum of the online softmax recurrence."""
+    if exact:
+        return _online_sum_exact(x, x_frac, spec)
     m = torch.cummax(x, dim=-1).values
     prev = torch.cat([m[..., :1], m[..., :-1]], dim=-1)
     event = x > prev
     event[..., 0] = True
-    # Non-event terms e(x - m) are added exactly to the current segment's sum.
-    if exact:
-        term = exp_fixed(torch.where(event, torch.zeros_like(x), x - m), x_frac, spec)
-        one = 1 << spec.softmax_sum_frac
-    else:
-        term = approx_exp(torch.where(event, torch.zeros_like(x), x - m), spec)
-        one = 1.0
+    # Non-event terms e(x - m) are added to the current segment's sum.
+    term = approx_exp(torch.where(event, torch.zeros_like(x), x - m), spec)
     term = torch.where(event, torch.zeros_like(term), term)
     seg = torch.cumsum(event.long(), dim=-1) - 1  # segment index per element
     n_seg = int(seg[..., -1].max()) + 1
@@ -359,28 +430,49 @@ def _online_sum(
     seg_sum = torch.zeros(flat_rows, n_seg, dtype=term.dtype).scatter_add_(
         1, seg2, term.reshape(flat_rows, -1)
     )
-    # Segment maxima and the scale factors e(M_{k-1} - M_k) between segments.
     seg_max = torch.zeros(flat_rows, n_seg, dtype=x.dtype).scatter_reduce_(
         1, seg2, m.reshape(flat_rows, -1), reduce="amax", include_self=False
     )
     n_events = seg2[:, -1] + 1
-    s = one + seg_sum[:, 0]
+    s = 1.0 + seg_sum[:, 0]
     for k in range(1, n_seg):
         live = k < n_events
         d = torch.where(live, seg_max[:, k - 1] - seg_max[:, k], torch.zeros_like(n_events))
-        if exact:
-            f = exp_fixed(d, x_frac, spec)
-            scaled = shift_round(s * f, spec.exp_out_frac, Quant.AP_RND)
-        else:
-            scaled = s * approx_exp(d, spec)
-        s = torch.where(live, scaled + one + seg_sum[:, k], s)
-    if (
-        exact
-        and s.numel()
-        and int(s.max()) >= (1 << (spec.softmax_sum_int + spec.softmax_sum_frac))
-    ):
-        raise NumericsError("softmax running sum exceeds its format (row too long)")
+        s = torch.where(live, s * approx_exp(d, spec) + 1.0 + seg_sum[:, k], s)
     return m[..., -1:], s.reshape(*x.shape[:-1], 1)
+
+
+def _online_sum_exact(
+    x: torch.Tensor, x_frac: int, spec: MathSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recurrence in integers, vectorised over rows by *segments* between max updates.
+
+    m = running max; a segment starts at each update (x_j > m_(j-1)) and at j = 0. Within
+    segment k every term e(x_j - m_j) is added exactly, the update's own term being
+    e(0) = 1 (the "+ 1" of the recurrence), so the segment contributes its plain sum S_k.
+    Between segments s = round(s * f_k) + S_k with f_k = e(M_(k-1) - M_k); only this
+    loops, over the largest number of updates in any row.
+    """
+    rows, n = x.reshape(-1, x.shape[-1]).shape
+    m = torch.cummax(x, dim=-1).values.reshape(rows, n)
+    term = exp_fixed(x.reshape(rows, n) - m, x_frac, spec)
+    seg = torch.zeros(rows, n, dtype=torch.int64)
+    seg[:, 1:] = m[:, 1:] > m[:, :-1]  # updates after the first score
+    seg = torch.cumsum(seg, dim=-1)  # segment index per element
+    n_seg = int(seg[:, -1].max()) + 1 if rows else 1
+    seg_sum = torch.zeros(rows, n_seg, dtype=torch.int64).scatter_add_(1, seg, term)
+    # Segment maxima (m is constant within a segment); rows with fewer segments repeat
+    # their final max, so f_k = e(0) = 1 and S_k = 0 there: s is left unchanged.
+    seg_max = m[:, -1:].expand(rows, n_seg).contiguous().scatter_(1, seg, m)
+    s = seg_sum[:, 0]
+    if n_seg > 1:
+        fk = exp_fixed(seg_max[:, :-1] - seg_max[:, 1:], x_frac, spec)
+        half, sh = 1 << (spec.exp_out_frac - 1), spec.exp_out_frac
+        for k in range(n_seg - 1):
+            s = ((s * fk[:, k] + half) >> sh) + seg_sum[:, k + 1]
+    if s.numel() and int(s.max()) >= (1 << (spec.softmax_sum_int + spec.softmax_sum_frac)):
+        raise NumericsError("softmax running sum exceeds its format (row too long)")
+    return m[:, -1:].reshape(*x.shape[:-1], 1), s.reshape(*x.shape[:-1], 1)
 
 
 def approx_online_softmax(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tensor:
@@ -391,6 +483,29 @@ def approx_online_softmax(x: torch.Tensor, spec: MathSpec = SPEC) -> torch.Tenso
 
 
 # ------------------------------------------------------------------------- LayerNorm
+def ln_square_frac(x_frac: int, spec: MathSpec = SPEC) -> int:
+    """Fraction bits ``f_q`` of the LayerNorm squares' operand: ``x`` with ``x_frac``
+    fraction bits is truncated to at most ``ln_sq_frac`` of them before squaring."""
+    return min(x_frac, spec.ln_sq_frac)
+
+
+def ln_eps_sq(sq_frac: int, spec: MathSpec = SPEC) -> int:
+    """LayerNorm epsilon in raw units of a variance with ``2 * sq_frac`` fraction bits:
+    ``max(1, rnd(eps * 2**(2 sq_frac)))``, at least one LSB of the squares.
+
+    The one definition of the formula: :func:`layernorm_fixed`, the export's
+    descriptor words (through :func:`ln_eps_raw`), the RTL package's ``ln_eps_raw``
+    table (``rtl_export``) and the generated docs all take it from here.
+    """
+    return max(1, math.floor(spec.ln_eps * 2.0 ** (2 * sq_frac) + 0.5))
+
+
+def ln_eps_raw(x_frac: int, spec: MathSpec = SPEC) -> int:
+    """LayerNorm epsilon in raw units of the variance of an input with ``x_frac``
+    fraction bits, as :func:`layernorm_fixed` adds it (the descriptor's eps words)."""
+    return ln_eps_sq(ln_square_frac(x_frac, spec), spec)
+
+
 def layernorm_fixed(
     x: torch.Tensor,
     x_frac: int,
@@ -415,30 +530,48 @@ def layernorm_fixed(
     y = z * gamma + beta requantised once to ``out``.
     """
     d = x.shape[-1]
-    a = max(0, x_frac - spec.ln_sq_frac)
-    fq = x_frac - a
+    fq = ln_square_frac(x_frac, spec)
+    a = x_frac - fq
     xs = x >> a
     s1 = xs.sum(dim=-1)
     s2 = (xs * xs).sum(dim=-1)
     if s2.numel() and int(s2.max()) >= (1 << 62):
         raise NumericsError(f"{name}: LayerNorm sum of squares exceeds 62 bits")
-    eps = max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
-    # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row.
-    v = [
-        d * q - p * p + eps * d * d
-        for p, q in zip(s1.reshape(-1).tolist(), s2.reshape(-1).tolist())
-    ]
-    m, lead = _normalise_ints(v, spec)
-    mant, k = _rsqrt_normalised(m, lead - 2 * fq, spec)
+    eps = ln_eps_sq(fq, spec)
+    s2_max = int(s2.max()) if s2.numel() else 0
+    if d * s2_max + eps * d * d < (1 << 62):  # V fits int64 (0 < V <= D*S2 + eps*D**2)
+        m, lead = _normalise(d * s2 - s1 * s1 + eps * d * d, 0, spec)
+    else:  # D*S2 - S1**2 can exceed 64 bits for wide formats: exact Python integers per row
+        v = [
+            d * q - p * p + eps * d * d
+            for p, q in zip(s1.reshape(-1).tolist(), s2.reshape(-1).tolist())
+        ]
+        m, lead = _normalise_ints(v, spec)
+    mant, k = _rsqrt_normalised(m.reshape(-1), lead.reshape(-1) - 2 * fq, spec)
     mant, k = mant.reshape(*x.shape[:-1], 1), k.reshape(*x.shape[:-1], 1)
     centred = d * x - x.sum(dim=-1, keepdim=True)  # D * (x - mean), exact
-    if centred.numel() and int(centred.abs().max()) >= (1 << (62 - spec.mant_frac - 1)):
+    c_max = int(centred.abs().max()) if centred.numel() else 0
+    if c_max >= (1 << (62 - spec.mant_frac - 1)):
         raise NumericsError(f"{name}: LayerNorm input too wide for the exact product")
-    z = _requant_var(centred * mant, x_frac + spec.mant_frac + k, norm_fmt, counter, name + ".z")
     fz = norm_fmt.frac_bits
     if b_frac > fz + g_frac:
         raise NumericsError(f"{name}: beta has more fraction bits than z * gamma")
-    wide = z * gamma + (beta << (fz + g_frac - b_frac))
+    z_frac = x_frac + spec.mant_frac + k
+    b_sh = fz + g_frac - b_frac
+    # float64 when every product and sum is an integer below 2**52 (mant <= 2**mant_frac)
+    if (c_max << spec.mant_frac) < F64_REQUANT and f64_requant_ok(z_frac, norm_fmt):
+        z, z64 = requant_f64(
+            centred.double() * mant.double(), z_frac, norm_fmt, counter, name + ".z"
+        )
+        g_max = int(gamma.abs().max()) if gamma.numel() else 0
+        b_max = int(beta.abs().max()) if beta.numel() else 0
+        z_max = max(-norm_fmt.raw_min, norm_fmt.raw_max)
+        if z_max * g_max + (b_max << b_sh) < F64_REQUANT and f64_requant_ok(fz + g_frac, out):
+            wide = torch.addcmul((beta << b_sh).double(), z64, gamma.double())
+            return requant_f64(wide, fz + g_frac, out, counter, name)[0]
+    else:
+        z = requant_var(centred * mant, z_frac, norm_fmt, counter, name + ".z")
+    wide = z * gamma + (beta << b_sh)
     return requant(wide, fz + g_frac, out, counter, name)
 
 

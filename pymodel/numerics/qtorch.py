@@ -21,6 +21,9 @@ from .fixed import FixedFormat, Overflow, Quant
 
 #: float64 adds integers exactly while every partial sum stays below 2**53.
 EXACT_FLOAT = 1 << 53
+#: Accumulators below this magnitude are requantised in float64 (:func:`requant_f64`):
+#: there ``acc * 2**-sh +- 1/2`` is still exact.
+F64_REQUANT = 1 << 52
 _INT64_SAFE = 1 << 62
 
 
@@ -53,7 +56,8 @@ def _round_add(raw: torch.Tensor, sh: int | torch.Tensor, quant: Quant) -> torch
     Each mode is one integer identity on floor((raw + add) / 2**sh), e.g. ties to
     even adds half - 1 plus the quotient's lowest bit.
     """
-    half = (1 << (sh - 1)) if isinstance(sh, int) else torch.ones_like(raw) << (sh - 1)
+    # A tensor shift may be smaller than raw (one per row): half keeps its shape and broadcasts.
+    half = (1 << (sh - 1)) if isinstance(sh, int) else torch.ones_like(sh) << (sh - 1)
     if quant is Quant.AP_TRN:
         return 0
     if quant is Quant.AP_TRN_ZERO:
@@ -89,10 +93,16 @@ def shift_round(raw: torch.Tensor, sh: int, quant: Quant) -> torch.Tensor:
 
 
 def shift_round_var(raw: torch.Tensor, sh: torch.Tensor, quant: Quant) -> torch.Tensor:
-    """:func:`shift_round` with a shift per element (pseudo-float products)."""
-    sh = sh.expand_as(raw)
+    """:func:`shift_round` with a shift per element (pseudo-float products).
+
+    ``sh`` broadcasts to ``raw`` (typically one shift per row); when every shift is a
+    right shift, the rounding terms are formed at ``sh``'s size and broadcast.
+    """
     if sh.numel() and int(sh.max()) >= 62:
         raise NumericsError("variable shift beyond 61 bits")
+    if sh.numel() and int(sh.min()) >= 1:
+        return (raw + _round_add(raw, sh, quant)) >> sh
+    sh = sh.expand_as(raw)
     right = sh.clamp(min=1)
     down = (raw + _round_add(raw, right, quant)) >> right
     up_by = (-sh).clamp(min=0)
@@ -117,28 +127,44 @@ def requant_var(
     return out
 
 
+def _in_range(q: torch.Tensor, lo: int | float, hi: int | float) -> bool:
+    """Whether every value lies in [lo, hi] (one pass)."""
+    if not q.numel():
+        return True
+    qmin, qmax = torch.aminmax(q)
+    return lo <= qmin.item() and qmax.item() <= hi
+
+
+def _sat_sym_min(q: torch.Tensor, fmt: FixedFormat) -> torch.Tensor:
+    """AP_SAT_SYM maps an in-range min onto -max (signed, width > 1); others keep q."""
+    if fmt.overflow is Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1:
+        return q.clamp(min=-fmt.raw_max)
+    return q
+
+
 def overflow(q: torch.Tensor, fmt: FixedFormat) -> tuple[torch.Tensor, int]:
     """Apply ``fmt``'s overflow mode to integers ``q``; return (raw, count out of range)."""
     lo, hi = fmt.raw_min, fmt.raw_max
     if fmt.width >= 63:
         raise NumericsError(f"{fmt}: formats wider than 62 bits are not used by the datapath")
-    out_of_range = (q < lo) | (q > hi)
-    n_over = int(out_of_range.sum())
+    if _in_range(q, lo, hi):  # the common case: one pass, nothing to do
+        return _sat_sym_min(q, fmt), 0
     mode = fmt.overflow
     if mode is Overflow.AP_WRAP:
-        mask = (1 << fmt.width) - 1
-        w = q & mask
-        if fmt.signed:
-            w = torch.where(w > hi, w - (1 << fmt.width), w)
-        return w, n_over
+        # Keep the low W bits: two's complement reinterpretation for signed formats.
+        w = ((q - lo) & ((1 << fmt.width) - 1)) + lo
+        return w, int((w != q).sum())
+    c = q.clamp(lo, hi)  # a value overflows exactly when clamping changes it
+    over = c != q
+    n_over = int(over.sum())
     if mode is Overflow.AP_SAT:
-        return q.clamp(lo, hi), n_over
+        return c, n_over
     if mode is Overflow.AP_SAT_ZERO:
-        return torch.where(out_of_range, torch.zeros_like(q), q), n_over
+        return c.masked_fill(over, 0), n_over
     if mode is Overflow.AP_SAT_SYM:
         if fmt.signed and fmt.width > 1:  # the header's 1-bit SAT_SYM behaves like SAT
-            return q.clamp(-hi, hi), n_over
-        return q.clamp(lo, hi), n_over
+            return c.clamp(min=-hi), n_over  # min itself maps to -max (not an overflow)
+        return c, n_over
     raise ValueError(mode)  # pragma: no cover
 
 
@@ -167,14 +193,92 @@ def requant(
     return out
 
 
-def exact_matmul(a: torch.Tensor, b: torch.Tensor, b_colsum: int | None = None) -> torch.Tensor:
+def f64_requant_ok(frac: int | torch.Tensor, fmt: FixedFormat) -> bool:
+    """Whether :func:`requant_f64` applies: right shifts into a format of <= 52 bits."""
+    if isinstance(frac, torch.Tensor):
+        if not frac.numel():
+            return False
+        frac = int(frac.min())
+    return frac > fmt.frac_bits and fmt.width <= 52
+
+
+def pow2(e: torch.Tensor) -> torch.Tensor:
+    """2.0**e for integers |e| <= 1022, exactly (the float64 bit pattern is built)."""
+    return ((e.to(torch.int64) + 1023) << 52).view(torch.float64)
+
+
+def requant_f64(
+    acc: torch.Tensor,
+    frac: int | torch.Tensor,
+    fmt: FixedFormat,
+    counter: OverflowCounter | None = None,
+    name: str = "",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`requant` of an integer-valued float64 accumulator, without an int64 round trip.
+
+    ``acc`` holds exact integers with ``|acc| < 2**52`` (the caller's bound) and ``frac``
+    fraction bits (an int, or a tensor broadcasting to ``acc``: one count per row);
+    :func:`f64_requant_ok` must hold. ``acc * 2**-sh`` is then exact and so
+    are ``+- 1/2``, floor, ceil and round-half-even, which give every quantisation mode;
+    the overflow modes are a clamp or an exact modular reduction. ``acc`` is overwritten.
+    Returns the raw values as int64 and as float64 (the next product's operand).
+    """
+    if isinstance(frac, torch.Tensor):
+        y = acc.mul_(pow2(fmt.frac_bits - frac))
+    else:
+        y = acc.mul_(2.0 ** (fmt.frac_bits - frac))
+    mode = fmt.quant
+    if mode is Quant.AP_TRN:
+        q = y.floor_()
+    elif mode is Quant.AP_RND:
+        q = y.add_(0.5).floor_()
+    elif mode is Quant.AP_RND_CONV:
+        q = y.round_()  # half to even
+    elif mode is Quant.AP_RND_MIN_INF:
+        q = y.sub_(0.5).ceil_()
+    elif mode is Quant.AP_TRN_ZERO:
+        q = y.trunc_()
+    elif mode is Quant.AP_RND_ZERO:
+        q = torch.copysign(y.abs().sub_(0.5).ceil_(), y)
+    elif mode is Quant.AP_RND_INF:
+        q = torch.copysign(y.abs().add_(0.5).floor_(), y)
+    else:  # pragma: no cover - Quant is exhaustive
+        raise ValueError(mode)
+    lo, hi = fmt.raw_min, fmt.raw_max
+    if _in_range(q, lo, hi):  # the common case: one pass, nothing to do
+        out = _sat_sym_min(q, fmt)
+        if counter is not None:
+            counter.add(name, 0, acc.numel())
+        return out.to(torch.int64), out
+    if fmt.overflow is Overflow.AP_WRAP:
+        span = float(1 << fmt.width)
+        out = q - span * torch.floor((q - lo) * (1.0 / span))
+    else:
+        out = q.clamp(lo, hi)
+    over = out != q
+    n_over = int(over.sum())
+    if fmt.overflow is Overflow.AP_SAT_ZERO:
+        out = out.masked_fill_(over, 0.0)
+    elif fmt.overflow is Overflow.AP_SAT_SYM and fmt.signed and fmt.width > 1:
+        out = out.clamp_(min=-hi)  # min itself maps to -max (not an overflow)
+    if counter is not None:
+        counter.add(name, n_over, acc.numel())
+    return out.to(torch.int64), out
+
+
+def exact_matmul(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    b_colsum: int | None = None,
+    b64: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Exact integer ``a @ b`` for int64 tensors (float64 BLAS, split when needed).
 
     float64 sums integers exactly while every partial sum is below 2**53; the
     bound ``max|a| * max_col(sum|b|)`` covers every partial sum in any order.
     When it is exceeded, ``a`` is split into high and low halves, each product
     computed exactly, and the halves recombined in int64. ``b_colsum`` may pass
-    a precomputed ``max_col(sum|b|)`` (constant weights).
+    a precomputed ``max_col(sum|b|)`` and ``b64`` ``b`` as float64 (constant weights).
     """
     if a.numel() == 0 or b.numel() == 0:
         return torch.zeros(*a.shape[:-1], b.shape[-1], dtype=torch.int64)
@@ -186,7 +290,7 @@ def exact_matmul(a: torch.Tensor, b: torch.Tensor, b_colsum: int | None = None) 
             f"exact product bound {bound:.3e} exceeds int64 (max|a|={amax}, max col sum|b|={bsum})"
         )
     if bound < EXACT_FLOAT:
-        return torch.matmul(a.double(), b.double()).to(torch.int64)
+        return torch.matmul(a.double(), b.double() if b64 is None else b64).to(torch.int64)
     # Split a = hi * 2**s + lo so that each half's bound is below 2**53.
     s = max(1, (bound // (EXACT_FLOAT // 2)).bit_length())
     hi = a >> s

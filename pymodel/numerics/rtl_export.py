@@ -14,11 +14,10 @@ checks at elaboration that its stage count equals the latency named here).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .fixed import OVERFLOW_CODES, QUANT_CODES
-from .hwmath import SPEC, MathSpec, tables
+from .hwmath import SPEC, MathSpec, ln_eps_sq, tables
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO / "build" / "rtl"
@@ -51,12 +50,6 @@ def table_width(values: list[int]) -> int:
     if min(values) < 0:
         raise ValueError("RTL tables are stored unsigned; a negative entry needs a new format")
     return max(1, max(values).bit_length())
-
-
-def ln_eps_raw(fq: int, spec: MathSpec = SPEC) -> int:
-    """LayerNorm epsilon in raw units of a variance with ``2 * fq`` fraction bits
-    (the expression of :func:`~pymodel.numerics.hwmath.layernorm_fixed`)."""
-    return max(1, math.floor(spec.ln_eps * 2.0 ** (2 * fq) + 0.5))
 
 
 def _mem_text(values: list[int], width: int) -> str:
@@ -102,7 +95,7 @@ def _package_text(spec: MathSpec, tabs: dict[str, list[int]], latency: dict[str,
     lines.append("  function automatic longint ln_eps_raw(input int fq);")
     lines.append("    case (fq)")
     for fq in range(LN_EPS_MAX_FQ + 1):
-        lines.append(f"      {fq}: ln_eps_raw = 64'd{ln_eps_raw(fq, spec)};")
+        lines.append(f"      {fq}: ln_eps_raw = 64'd{ln_eps_sq(fq, spec)};")
     lines.append("      default: ln_eps_raw = 64'd0;  // outside the tabulated range")
     lines.append("    endcase")
     lines.append("  endfunction")
