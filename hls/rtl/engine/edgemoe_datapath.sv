@@ -11,6 +11,9 @@
 // parameters and streamed rows, transfers), the weight ports straight to the
 // linear unit's streamers.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module edgemoe_datapath #(
     // activation word width: 16 (hw16, hw8) or 32 (edgemoe)
@@ -125,7 +128,6 @@ module edgemoe_datapath #(
       .TB(TB),
       .QB(QB),
       .HC(HC),
-      .NJ(NJ),
       .MAX_E(ME)
   ) seq (
       .clk(clk),
@@ -851,4 +853,5 @@ module edgemoe_datapath #(
   assign unused = ^{dp_w_rd_last, mac_beats, cycles};
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

@@ -5,6 +5,9 @@
 // Field widths are fixed (not design parameters) so that the struct is one
 // type for every instance; the descriptor check bounds every value.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 /* verilator lint_off UNUSEDPARAM */
 package engine_pkg;
@@ -134,4 +137,5 @@ package engine_pkg;
 endpackage : engine_pkg
 /* verilator lint_on UNUSEDPARAM */
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

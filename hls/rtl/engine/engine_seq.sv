@@ -20,14 +20,15 @@
 // Cycles are counted per layer kind (cycles[k * 64 +: 64], engine_pkg order
 // of K_*), the measured figures of sim.run_engine.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module engine_seq #(
     // token block, query block, hidden chunk (the design point)
     parameter int TB = 144,
     parameter int QB = 48,
     parameter int HC = 384,
-    // longest job list of the linear unit
-    parameter int NJ = 32,
     // experts (queue counters)
     parameter int MAX_E = 16
 ) (
@@ -100,7 +101,6 @@ module engine_seq #(
     output logic [64*engine_pkg::N_KINDS-1:0]            cycles
 );
   import engine_pkg::*;
-  localparam int GDN = edgemoe_regs_pkg::GD_COUNT;
   localparam int BDN = edgemoe_regs_pkg::BD_COUNT;
 
   function automatic logic [31:0] gd(input int i);
@@ -137,7 +137,7 @@ module engine_seq #(
     j.out_features = 16'(out_f);
     j.w_frac = bf(w_fmt);
     j.w_width = fmt_w(bw(w_fmt));
-    j.w_fmt = bw(w_fmt);
+    j.w_fmt = bw(w_fmt)[21:0];
     j.bias = 1'b1;
     j.b_off = bw(b_off);
     j.b_frac = bf(b_fmt);
@@ -183,7 +183,7 @@ module engine_seq #(
   } state_t;
   state_t st, after_jobs, after_fence;
 
-  logic [15:0] tb, nb, row0, rows, blk, qb0, nq, step, head_n;
+  logic [15:0] tb, nb, row0, rows, blk, qb0, nq, step;
   logic signed [9:0] x_frac;
   logic [7:0] bd_i;
   // outstanding commands of the current step
@@ -772,7 +772,8 @@ module engine_seq #(
 
   logic unused;
   assign unused = ^{model.patches, model.tasks, model.grid_h, model.off_blocks, model.block_beats,
-                    model.f_cls, head_n, model.top_k};
+                    model.f_cls, model.top_k};
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

@@ -79,7 +79,9 @@ module gelu_rt #(
   logic signed [SW-1:0] xf, lim;
   logic fine, inside0;
   logic [UBW-1:0] ub0;
+  /* verilator lint_off UNUSEDSIGNAL */  // inside the table only the low AW index bits are set
   logic [X_W+S+LR-1:0] idx;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [UW-1:0] u0;
   logic [AW-1:0] ic;
   logic [LSHW-1:0] lsh0;

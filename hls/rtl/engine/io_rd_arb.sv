@@ -6,6 +6,9 @@
 // they arrive (their FIFOs have room), so the return path never blocks one
 // client behind another. Addresses are beats from the params or io base.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module io_rd_arb #(
     // clients
@@ -99,4 +102,5 @@ module io_rd_arb #(
   assign unused = ^tag_count;
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

@@ -11,6 +11,9 @@
 // line when the job has none); the store (the MoE scatter-add multiplies by
 // the gate here and adds in the accumulator buffer).
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module lin_epi #(
     parameter int ACT_W = 16,
@@ -300,4 +303,5 @@ module lin_epi #(
   end
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

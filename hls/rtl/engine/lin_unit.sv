@@ -13,6 +13,9 @@
 // starts prefilled (the attention's values), while the unit runs other jobs.
 // Addresses to the buffers are 16-bit row and column indices.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module lin_unit #(
     parameter int ACT_W = 16,
@@ -661,4 +664,5 @@ module lin_unit #(
   /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

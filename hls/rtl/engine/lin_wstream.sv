@@ -8,6 +8,9 @@
 // requests run ahead of the compute by up to DEPTH beats: the DDR latency is
 // paid once per list, not per tile.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module lin_wstream #(
     // this port's index
@@ -142,4 +145,5 @@ module lin_wstream #(
   assign unused = ^count;
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

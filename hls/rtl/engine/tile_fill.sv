@@ -14,6 +14,9 @@
 // masks them when it reads the tile. Writes leave as element write ports
 // (NWP of them); done pulses once every word of the tile is written.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module tile_fill #(
     // activation bits
@@ -326,4 +329,5 @@ module tile_fill #(
   end
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire

@@ -12,6 +12,9 @@
 //             task feature) into `tail`
 // Activations are ACT_W-bit words, APW = 128 / ACT_W per beat.
 `default_nettype none
+// Unused bits of the job and model records and of 32-bit index temporaries are
+// expected here (each unit reads the fields it needs).
+/* verilator lint_off UNUSEDSIGNAL */  // file
 
 module xfer_unit #(
     parameter int ACT_W = 16,
@@ -364,4 +367,5 @@ module xfer_unit #(
   assign wr_data = q_data[q_rd];
 endmodule
 
+/* verilator lint_on UNUSEDSIGNAL */
 `default_nettype wire
