@@ -352,7 +352,7 @@ module edgemoe_datapath #(
   wire [EL-1:0] y_acc = y_to(YS_ACC) | y_to(YS_ACC_SET) | y_to(YS_ACC_ADD);
 
   // LayerNorm
-  logic [LL-1:0] ln_x_re, ln_h_we;
+  logic [LL-1:0] ln_x_re, ln_h_we, ln_h_add;  // (the ops never add into h, st, mq, x)
   logic [LL*16-1:0] ln_x_row, ln_x_col, ln_h_row, ln_h_col;
   logic [LL*ACT_W-1:0] ln_x_data, ln_h_data;
   ln_op #(
@@ -389,14 +389,14 @@ module edgemoe_datapath #(
       .x_rcol(ln_x_col),
       .x_rdata(ln_x_data),
       .h_we(ln_h_we),
-      .h_wadd(),
+      .h_wadd(ln_h_add),
       .h_wrow(ln_h_row),
       .h_wcol(ln_h_col),
       .h_wdata(ln_h_data)
   );
 
   // softmax statistics
-  logic [SL-1:0] sm_s_re, sm_st_we;
+  logic [SL-1:0] sm_s_re, sm_st_we, sm_st_add;
   logic [SL*16-1:0] sm_s_row, sm_s_col, sm_st_row, sm_st_col;
   logic [SL*ACT_W-1:0] sm_s_data;
   logic [SL*STW-1:0] sm_st_data;
@@ -418,7 +418,7 @@ module edgemoe_datapath #(
       .s_rcol(sm_s_col),
       .s_rdata(sm_s_data),
       .st_we(sm_st_we),
-      .st_wadd(),
+      .st_wadd(sm_st_add),
       .st_wrow(sm_st_row),
       .st_wcol(sm_st_col),
       .st_wdata(sm_st_data)
@@ -429,7 +429,7 @@ module edgemoe_datapath #(
   logic [RL-1:0] rt_g_re;
   logic [RL*16-1:0] rt_g_row, rt_g_col;
   logic [RL*ACT_W-1:0] rt_g_data;
-  logic [MQP-1:0] rt_mq_we;
+  logic [MQP-1:0] rt_mq_we, rt_mq_add;
   logic [MQP*16-1:0] rt_mq_row, rt_mq_col;
   logic [MQP*MQW-1:0] rt_mq_data;
   route_op #(
@@ -453,7 +453,7 @@ module edgemoe_datapath #(
       .g_rcol(rt_g_col),
       .g_rdata(rt_g_data),
       .mq_we(rt_mq_we),
-      .mq_wadd(),
+      .mq_wadd(rt_mq_add),
       .mq_wrow(rt_mq_row),
       .mq_wcol(rt_mq_col),
       .mq_wdata(rt_mq_data),
@@ -462,7 +462,7 @@ module edgemoe_datapath #(
   );
 
   // MoE accumulators
-  logic [AL-1:0] ac_x_re, ac_a_re, ac_a_we, ac_a_add, ac_x_we;
+  logic [AL-1:0] ac_x_re, ac_a_re, ac_a_we, ac_a_add, ac_x_we, ac_x_add;
   logic [AL*16-1:0] ac_x_row, ac_x_col, ac_a_row, ac_a_col, ac_aw_row, ac_aw_col;
   logic [AL*16-1:0] ac_xw_row, ac_xw_col;
   logic [AL*ACT_W-1:0] ac_x_data, ac_xw_data;
@@ -496,7 +496,7 @@ module edgemoe_datapath #(
       .acc_wcol(ac_aw_col),
       .acc_wdata(ac_aw_data),
       .x_we(ac_x_we),
-      .x_wadd(),
+      .x_wadd(ac_x_add),
       .x_wrow(ac_xw_row),
       .x_wcol(ac_xw_col),
       .x_wdata(ac_xw_data)
@@ -850,7 +850,7 @@ module edgemoe_datapath #(
   end
 
   logic unused;
-  assign unused = ^{dp_w_rd_last, mac_beats, cycles};
+  assign unused = ^{dp_w_rd_last, mac_beats, cycles, ln_h_add, sm_st_add, rt_mq_add, ac_x_add};
 endmodule
 
 /* verilator lint_on UNUSEDSIGNAL */
