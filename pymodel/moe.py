@@ -345,7 +345,8 @@ class MoE(nn.Module):
         e1, e2 = self.experts.htoh4, self.experts.h4toh
         w1, w2 = e1.weight_in_out(), e2.weight_in_out()
         active = int((counts > 0).sum())
-        if 2 * active * int(counts.max()) <= 3 * token_of.numel():
+        padded_ok = self.batched_queue_limit > 0  # 0: never pad (exact MAC counts)
+        if padded_ok and 2 * active * int(counts.max()) <= 3 * token_of.numel():
             return self._batched_queues(x, token_of, expert_of, counts, w1, w2)
         xs = x.index_select(0, token_of)
         queues = _queues(counts)

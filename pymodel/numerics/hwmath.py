@@ -463,7 +463,7 @@ def _online_sum_exact(
     seg_sum = torch.zeros(rows, n_seg, dtype=torch.int64).scatter_add_(1, seg, term)
     # Segment maxima (m is constant within a segment); rows with fewer segments repeat
     # their final max, so f_k = e(0) = 1 and S_k = 0 there: s is left unchanged.
-    seg_max = m[:, -1:].expand(rows, n_seg).contiguous().scatter_(1, seg, m)
+    seg_max = m[:, -1:].repeat(1, n_seg).scatter_(1, seg, m)  # repeat: a fresh copy
     s = seg_sum[:, 0]
     if n_seg > 1:
         fk = exp_fixed(seg_max[:, :-1] - seg_max[:, 1:], x_frac, spec)

@@ -57,7 +57,7 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from pymodel.numerics.hwmath import SPEC, layernorm_fixed, rsqrt_fixed
-    from pymodel.numerics.rtl_export import ln_eps_raw
+    from pymodel.numerics.hwmath import ln_eps_raw
     from sim.cocotb.golden import fmt
 
     p = cfg["params"]

@@ -277,7 +277,10 @@ module layernorm_rt #(
   always_ff @(posedge ap_clk)
     if (ap_rst) rgo <= '0;
     else if (ap_ce) rgo <= {rgo[LRS-2:0], v2go};
+  // The epsilon field was spent on the rsqrt; it rides along to keep one config word.
+  /* verilator lint_off UNUSEDSIGNAL */
   logic [CFGW-1:0] cfg_r;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic signed [S1W-1:0] tot_r;
   delay #(
       .W  (CFGW + S1W),
