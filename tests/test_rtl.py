@@ -171,7 +171,8 @@ def test_rtl_file_layout(path: Path) -> None:
     `wire` restored after; a comment line above every parameter; invariants checked
     at elaboration ($error + $finish) by every module with parameters of its own."""
     text = path.read_text()
-    assert re.findall(r"^module\s+(\w+)", text, re.M) == [path.stem]
+    units = re.findall(r"^(?:module|package)\s+(\w+)", text, re.M)
+    assert units == [path.stem]  # one module (or package) per file
     lines = [ln.strip() for ln in text.splitlines()]
     code = [ln for ln in lines if ln and not ln.startswith("//")]
     assert code[0] == "`default_nettype none" and code[-1] == "`default_nettype wire"

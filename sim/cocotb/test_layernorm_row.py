@@ -56,8 +56,7 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
     """Rows and golden words {last, k, mant, T, z, y} per value."""
     import torch
 
-    from pymodel.numerics.hwmath import SPEC, layernorm_fixed, rsqrt_fixed
-    from pymodel.numerics.hwmath import ln_eps_raw
+    from pymodel.numerics.hwmath import SPEC, layernorm_fixed, ln_eps_raw, rsqrt_fixed
     from sim.cocotb.golden import fmt
 
     p = cfg["params"]

@@ -65,9 +65,8 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from pymodel.numerics.fixed import FixedFormat
-    from pymodel.numerics.hwmath import SPEC, layernorm_fixed
+    from pymodel.numerics.hwmath import SPEC, layernorm_fixed, ln_eps_raw
     from pymodel.numerics.qtorch import NumericsError, OverflowCounter
-    from pymodel.numerics.hwmath import ln_eps_raw
     from sim.cocotb.golden import _OVF, _QUANT, format_word
 
     p = cfg["params"]

@@ -40,6 +40,13 @@ module io_rd_arb #(
 );
   localparam int IW = (N > 1) ? $clog2(N) : 1;
   localparam int CW = $clog2(DEPTH + 1);
+  initial begin
+    if (N < 1 || DEPTH < 1) begin
+      $error("io_rd_arb: N = %0d, DEPTH = %0d must be positive (%m)", N, DEPTH);
+      $finish;
+    end
+  end
+
 
   logic [IW-1:0] rr, pick;
   logic any;

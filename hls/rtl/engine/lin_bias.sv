@@ -33,6 +33,13 @@ module lin_bias #(
     output logic [              127:0] out_data
 );
   localparam int CW = $clog2(DEPTH + 1);
+  initial begin
+    if (CHUNK < 1 || DEPTH < CHUNK) begin
+      $error("lin_bias: CHUNK = %0d must be in 1..DEPTH = %0d (%m)", CHUNK, DEPTH);
+      $finish;
+    end
+  end
+
 
   typedef enum logic [1:0] {
     IDLE,

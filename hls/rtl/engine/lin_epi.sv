@@ -16,15 +16,19 @@
 /* verilator lint_off UNUSEDSIGNAL */  // file
 
 module lin_epi #(
+    // activation bits
     parameter int ACT_W = 16,
     // exact accumulator bits
     parameter int ACC_W = 2 * ACT_W + 16,
-    // MAC array rows and DSP columns
+    // MAC array rows
     parameter int R     = 4,
+    // DSP columns of the MAC array
     parameter int TO    = 8,
-    // lanes: plain, GELU, accumulator
+    // lanes of the plain epilogue
     parameter int EL    = 64,
+    // lanes of the GELU epilogue
     parameter int GL    = 16,
+    // lanes of the accumulator epilogue
     parameter int AL    = 16,
     // query rows per score slot
     parameter int QB    = 48,
@@ -32,8 +36,9 @@ module lin_epi #(
     parameter int MAX_K = 1536,
     // probability / gate bits (prob_t)
     parameter int GW    = 32,
-    // buffer index bits: rows and columns of the sinks
+    // sink buffer row index bits
     parameter int RW    = 11,
+    // sink buffer column index bits
     parameter int CW    = 11,
     // queue entry index bits
     parameter int EW    = 10

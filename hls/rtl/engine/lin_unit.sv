@@ -18,16 +18,27 @@
 /* verilator lint_off UNUSEDSIGNAL */  // file
 
 module lin_unit #(
+    // activation bits
     parameter int ACT_W = 16,
+    // exact accumulator bits
     parameter int ACC_W = 2 * ACT_W + 16,
+    // MAC array rows (output rows per tile)
     parameter int R     = 4,
+    // inputs per MAC beat
     parameter int TI    = 32,
+    // DSP columns of the MAC array
     parameter int TO    = 8,
+    // weight ports
     parameter int PORTS = 4,
+    // epilogue lanes: plain
     parameter int EL    = 64,
+    // epilogue lanes: GELU
     parameter int GL    = 16,
+    // epilogue lanes: accumulator
     parameter int AL    = 16,
+    // probability lanes
     parameter int PL    = 64,
+    // query rows per score slot
     parameter int QB    = 48,
     // widest bias vector (out_features)
     parameter int MAX_K = 1536,

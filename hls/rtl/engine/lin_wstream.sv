@@ -45,6 +45,14 @@ module lin_wstream #(
 );
   import engine_pkg::*;
   localparam int CW = $clog2(DEPTH + 1);
+  initial begin
+    if (PORTS < 1 || P < 0 || P >= PORTS || TO < 1 || DEPTH < 1) begin
+      $error("lin_wstream: P = %0d, PORTS = %0d, TO = %0d, DEPTH = %0d out of range (%m)",
+             P, PORTS, TO, DEPTH);
+      $finish;
+    end
+  end
+
 
   typedef enum logic [1:0] {
     IDLE,

@@ -33,10 +33,13 @@ module tile_fill #(
     parameter int PL     = 64,
     // query rows per score slot (row of a slot in the score buffer)
     parameter int QB     = 48,
-    // row / column index bits of the query and score buffers
+    // query buffer row index bits
     parameter int QRW    = 8,
+    // query buffer column index bits
     parameter int QCW    = 9,
+    // score buffer row index bits
     parameter int SRW    = 8,
+    // score buffer column index bits
     parameter int SCW    = 11,
     // tile column bits (kpad <= 2**KW)
     parameter int KW     = 11,

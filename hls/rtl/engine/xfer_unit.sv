@@ -17,8 +17,11 @@
 /* verilator lint_off UNUSEDSIGNAL */  // file
 
 module xfer_unit #(
+    // activation bits
     parameter int ACT_W = 16,
+    // widest token row (model dim)
     parameter int MAX_D = 384,
+    // router task feature words
     parameter int TAILN = 64
 ) (
     input  wire                      clk,
@@ -64,6 +67,13 @@ module xfer_unit #(
 );
   import engine_pkg::*;
   localparam int APW = 128 / ACT_W;
+  initial begin
+    if (128 % ACT_W != 0 || MAX_D < 1 || TAILN < 1) begin
+      $error("xfer_unit: ACT_W = %0d must divide 128; MAX_D = %0d, TAILN = %0d positive (%m)",
+             ACT_W, MAX_D, TAILN);
+      $finish;
+    end
+  end
 
   typedef enum logic [3:0] {
     IDLE,
