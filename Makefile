@@ -27,6 +27,7 @@ help: ## list the targets
 	@echo "  variables: PRESET=$(PRESET) (tiny, edgemoe-t, m3vit-s-pascal, m3vit-s-nyud)"
 	@echo "             STAGES (hls: csim csynth cosim export), ENGINE=$(ENGINE) (hls, rtl), BOARD=$(BOARD)"
 	@echo "             DEVICE=$(DEVICE) (cpu, cuda), EXPORT=DIR, RESULTS=\"FILE ...\" (make baseline, report)"
+	@echo "             FRAMES=N (make demo: frames per task on the simulated board, default 2)"
 	@echo "             TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) (setup)"
 
 $(STAMP): pyproject.toml
@@ -61,8 +62,8 @@ lint: setup ## ruff (Python), verilator --lint-only -Wall (RTL), clang-format (C
 	@command -v clang-format >/dev/null || { echo "error: clang-format not found (apt-get install clang-format)"; exit 1; }
 	clang-format --dry-run --Werror $(CXX_SOURCES)
 
-demo: setup ## the main job: train a 6-task M3ViT, evaluate float/approx/edgemoe/hw16, report in build/demo/
-	$(VENV)/bin/edgemoe demo
+demo: setup ## the main job: train a 6-task M3ViT, accuracy per numerics, export hw16/hw8, bit-exact run of every task on the simulated board, CPU baseline, MODELLED ZCU104 latency -> build/demo/report.md
+	$(VENV)/bin/edgemoe demo $(if $(FRAMES),--frames $(FRAMES))
 
 info: setup ## parameters, MACs and weight bytes of PRESET
 	$(VENV)/bin/edgemoe info $(PRESET)

@@ -141,6 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "frames": len(results),
             "status": first.status,
             "latency_ms": stats,
+            # the shared result format (pymodel.results KINDS): host to host, and the kernel
+            "latency": {f"{k}_ms": v for k, v in stats["total"].items()},
+            "kernel_ms": {f"{k}_ms": v for k, v in stats["kernel"].items()},
             "energy": energy,
             "result": first.to_json(),
         }

@@ -280,8 +280,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    """The main job; exit 1 when a bit-exactness check fails or a task misses its baseline."""
+    from .demo import exit_status, run_demo
 
+    if args.frames < 1:
+        raise ValueError(f"--frames must be at least 1, got {args.frames}")
     data = run_demo(
         args.out,
         steps=args.steps,
@@ -290,8 +293,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         train_scenes=args.train_scenes,
         val_scenes=args.val_scenes,
+        frames=args.frames,
+        baseline_seconds=args.baseline_seconds,
+        baseline_threads=args.baseline_threads or None,
     )
-    return 0 if all(v["better"] for v in data["float_vs_baseline"].values()) else 1
+    return exit_status(data)
 
 
 def cmd_export_hls(args: argparse.Namespace) -> int:
@@ -468,7 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_inspect)
 
     q = sub.add_parser(
-        "demo", help="the main job: train, evaluate in every numerics preset, report"
+        "demo",
+        help="the main job: train, evaluate every numerics preset, export, run bit-exactly "
+        "on the simulated board, CPU baseline, modelled ZCU104 latency, one report",
     )
     q.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
     q.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
@@ -477,6 +485,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--train-scenes", type=int, default=512)
     q.add_argument("--val-scenes", type=int, default=64)
+    q.add_argument(
+        "--frames",
+        type=int,
+        default=2,
+        help="validation frames per task and export on the simulated board (default 2)",
+    )
+    q.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=3.0,
+        help="CPU baseline's timed window per mode (default 3)",
+    )
+    q.add_argument(
+        "--baseline-threads",
+        type=int,
+        default=1,
+        help="torch threads of the CPU baseline (default 1, robust on a shared machine; "
+        "0: torch's default)",
+    )
     q.set_defaults(func=cmd_demo)
 
     data_help = "synthetic, synthetic:N (N scenes), pascal:DIR (PASCAL_MT) or nyud:DIR (NYUD_MT)"

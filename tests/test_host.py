@@ -559,6 +559,12 @@ def test_cli_run_writes_the_host_run_envelope(tiny, tmp_path):
     assert r["kernel_time"] == "C-simulation wall time"
     assert set(r["latency_ms"]) == {"upload", "kernel", "download", "head", "total"}
     assert set(r["latency_ms"]["kernel"]) >= {"p50", "p90", "p99"}
+    from pymodel.results import read_result
+
+    assert (
+        read_result(out)["latency"]["p50_ms"] == r["latency_ms"]["total"]["p50"]
+    )  # report reads it
+    assert r["kernel_ms"]["p50_ms"] == r["latency_ms"]["kernel"]["p50"]
     p = _cli("run", tiny.dir, "--task", "semseg", "--power")
     assert p.returncode == 2 and "power needs a ZCU104 running PYNQ" in p.stderr
 

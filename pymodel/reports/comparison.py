@@ -38,7 +38,14 @@ from .rows import (
     published_rows,
 )
 
-__all__ = ["DASH", "find_results", "fmt", "summary", "write_report"]
+__all__ = ["DASH", "INTRO", "find_results", "fmt", "summary", "write_report"]
+
+INTRO = (
+    "Rendered by `edgemoe report` from result files (never from typed numbers; the "
+    "published rows come from pymodel/reports/anchors.py, each citing its paper). Every "
+    "row says whether its numbers are measured, modelled or published, the file or paper "
+    "they come from, and the machine."
+)
 
 
 # ------------------------------------------------------------------ markdown
@@ -302,13 +309,16 @@ def write_report(
     out_dir: str | Path = "build/report",
     *,
     title: str = "edgemoe: FPGA vs GPU/CPU comparison",
+    intro: str = INTRO,
+    lead_sections: Sequence[str] = (),
     extra_sections: Sequence[str] = (),
 ) -> Path:
     """Render ``out_dir/report.md`` and its PNG plots from result files; return its path.
 
-    ``extra_sections`` (markdown) are appended as they are: a caller such as
-    the demo adds its own (accuracy per numerics preset), labelling its numbers
-    the same way.
+    ``lead_sections`` (markdown) go after the ``intro`` paragraph, before the
+    tables of the result files; ``extra_sections`` are appended at the end. A
+    caller such as the demo adds its own this way (accuracy per numerics
+    preset, bit-exactness per task), labelling its numbers the same way.
     """
     results = load_results(result_files)
     if not results:
@@ -343,11 +353,12 @@ def write_report(
     lines = [
         f"# {title}",
         "",
-        "Rendered by `edgemoe report` from result files (never from typed numbers; the "
-        "published rows come from pymodel/reports/anchors.py, each citing its paper). Every "
-        "row says whether its numbers are measured, modelled or published, the file or paper "
-        "they come from, and the machine.",
+        intro,
         "",
+    ]
+    for section in lead_sections:
+        lines += [section.strip(), ""]
+    lines += [
         *_inputs_section(results),
         "",
         *_platform_section(shown),

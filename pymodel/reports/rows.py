@@ -141,7 +141,11 @@ def _energy(e: Any) -> tuple[float | None, float | None, float | None]:
 def _host_rows(r: Result) -> list[Row]:
     real = r.get("backend") in FPGA_BACKENDS
     board = r.data["machine"].get("board") or "board"
-    platform = f"{board} FPGA" if real else f"simulated board ({r.get('backend')})"
+    numerics = r.get("numerics")
+    if real:
+        platform = f"{board} FPGA" + (f" ({numerics})" if numerics else "")
+    else:
+        platform = f"simulated board ({', '.join(x for x in (r.get('backend'), numerics) if x)})"
     net, total, idle = _energy(r.get("energy"))
     common = dict(
         role="fpga" if real else "sim",
@@ -222,7 +226,8 @@ def _kernel_row(r: Result, platform: str, ms: float) -> Row:
 def _perf_rows(r: Result) -> list[Row]:
     board = str(r.get("board")).upper() if r.get("board") else "FPGA"
     ms = float(r.get("latency_ms"))
-    return [_kernel_row(r, f"{board} model at {r.get('clock_mhz'):g} MHz", ms)]
+    numerics = f" ({r.get('numerics')})" if r.get("numerics") else ""
+    return [_kernel_row(r, f"{board} model at {r.get('clock_mhz'):g} MHz{numerics}", ms)]
 
 
 def _rtl_rows(r: Result) -> list[Row]:
