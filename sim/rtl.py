@@ -35,6 +35,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pymodel.export.rtl_regs import PACKAGE as REGS_PACKAGE
+from pymodel.export.rtl_regs import write_rtl_regs
 from pymodel.numerics.fixed import OVERFLOW_CODES, QUANT_CODES, Overflow, Quant
 from pymodel.numerics.rtl_export import CORE_LATENCY, PACKAGE, write_rtl_tables
 
@@ -457,6 +459,21 @@ UNITS: dict[str, RtlUnit] = {
             notes="32-bit scores of rows with their own fraction count and probability "
             "format (descriptor word), one element per cycle across row boundaries",
         ),
+        RtlUnit(
+            name="ctrl_regs",
+            top="ctrl_regs",
+            params={},
+            test_module="sim.cocotb.test_ctrl_regs",
+            ii=1,
+            latency=1,
+            per="register access (AXI4-Lite read or write), back to back",
+            latency_def="last address/data handshake -> RVALID / BVALID",
+            ci_vectors=1500,
+            full_vectors=20000,
+            notes="the AXI4-Lite slave of edgemoe_regs_pkg (the default design's register "
+            "map) against host.simboard.EngineRegisters under random host programs, "
+            "channel orders, strobes and back-pressure, with a fake engine",
+        ),
         _elem(
             "exp_recip_rsqrt_rt",
             top="exp_recip_rsqrt_rt",
@@ -490,10 +507,38 @@ def _instances(path: Path, mtime: float) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_PACKAGE_USE.findall(text) + _INSTANCE.findall(text)))
 
 
+def packages_used(top: str) -> list[str]:
+    """The packages (``name_pkg::``) that ``top`` or a module it instantiates uses,
+    that are not files in the source tree: the generated ones (see
+    :func:`generated_sources`)."""
+    files = module_files()
+    used = [
+        name
+        for path in sources(top)
+        for name in _instances(path, path.stat().st_mtime)
+        if name.endswith("_pkg") and name not in files
+    ]
+    return list(dict.fromkeys(used))
+
+
+def generated_sources(top: str, out_dir: Path | None = None) -> list[Path]:
+    """The generated packages ``top`` is compiled with, written into ``out_dir``
+    (default ``build/rtl``): ``hwmath_pkg`` always (its tables are in the same
+    folder), ``edgemoe_regs_pkg`` (the register map of the default design,
+    :mod:`pymodel.export.rtl_regs`) when ``top`` or a module below it uses it.
+    ``out_dir`` must already hold ``hwmath_pkg.sv`` when given (tests write
+    deliberately wrong tables there)."""
+    tdir = Path(out_dir) if out_dir is not None else Path(write_rtl_tables()["package"]).parent
+    out = [tdir / f"{PACKAGE}.sv"]
+    if REGS_PACKAGE in packages_used(top):
+        out.append(write_rtl_regs(tdir))
+    return out
+
+
 def sources(top: str) -> list[Path]:
     """The files of ``top`` and of every module it instantiates and every package
     it uses, leaves first (the generated packages are not included: see
-    :func:`run_unit`)."""
+    :func:`generated_sources`)."""
     files = module_files()
     if top not in files:
         raise ValueError(
@@ -655,7 +700,7 @@ def run_unit(
     unit = UNITS[name]
     apply_tool_env()
     tdir = Path(tables_dir) if tables_dir is not None else Path(write_rtl_tables()["exp2"]).parent
-    hdl = [tdir / f"{PACKAGE}.sv", *sources(unit.top)]
+    hdl = [*generated_sources(unit.top, tdir), *sources(unit.top)]
     tables = sorted(tdir.glob("*.mem"))
     bdir = _build_dir(
         Path(build_root), name, sim, build_key(unit.top, unit.params, sim, hdl + tables)
@@ -727,8 +772,9 @@ def run_unit(
         per=unit.per,
         build_s=round(build_s, 2),
         notes=unit.notes,
-        # how often the vectors hit the cases that matter (the case's own counters)
-        coverage=vectors_case.get("coverage", {}),
+        # how often the vectors hit the cases that matter (the case's own counters,
+        # and those only the testbench can count)
+        coverage={**vectors_case.get("coverage", {}), **result.get("coverage", {})},
     )
     if n_tests == 0 or n_failed:
         result["failed"] = True

@@ -2,9 +2,9 @@
 
 Every top module of ``hls/rtl/`` and ``sim/hdl/`` is linted with its default
 parameters, and every instance of :data:`sim.rtl.UNITS` with its own, against
-the generated package. Warnings are fatal (no ``-Wno-fatal``): the RTL is kept
-free of them, and the few deliberate exceptions are waived in the source next
-to a comment that says why.
+the generated packages (:func:`sim.rtl.generated_sources`). Warnings are fatal
+(no ``-Wno-fatal``): the RTL is kept free of them, and the few deliberate
+exceptions are waived in the source next to a comment that says why.
 
     python -m sim.rtl_lint            # exit status 1 on any warning
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pymodel.numerics.rtl_export import PACKAGE, write_rtl_tables
-from sim.rtl import UNITS, module_files, sources, tool_env
+from sim.rtl import UNITS, generated_sources, module_files, sources, tool_env
 
 #: Every warning on, warnings fatal (Verilator's default without -Wno-fatal).
 ALWAYS = ("-Wall", "--lint-only", "--timescale", "1ns/1ps")
@@ -51,7 +51,7 @@ def lint(job: LintJob, package: Path) -> tuple[bool, str]:
         "--top-module",
         job.top,
         *(f"-G{k}={v}" for k, v in job.params.items()),
-        str(package),
+        *map(str, generated_sources(job.top, package.parent)),
         *map(str, sources(job.top)),
     ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=tool_env(), cwd=package.parent)

@@ -25,7 +25,7 @@ from typing import Any
 
 from pymodel.numerics.rtl_export import write_rtl_tables
 from pymodel.results import machine, update_section, write_json
-from sim.rtl import REPO, UNITS, sources
+from sim.rtl import REPO, UNITS, generated_sources, sources
 
 RESULTS = REPO / "build" / "sim" / "resources.json"
 DOC = REPO / "docs" / "HARDWARE.md"
@@ -37,7 +37,7 @@ SYNTH_UNITS = ("exp", "recip", "rsqrt", "gelu", "softmax", "layernorm", "topk", 
 def yosys_script(name: str, tables_dir: Path) -> str:
     """The Yosys commands for one unit (run with the tables directory as cwd)."""
     u = UNITS[name]
-    files = " ".join([str(tables_dir / "hwmath_pkg.sv"), *map(str, sources(u.top))])
+    files = " ".join(map(str, [*generated_sources(u.top, tables_dir), *sources(u.top)]))
     chparam = " ".join(f"-set {k} {v}" for k, v in u.params.items())
     return (
         f"read_verilog -sv -defer {files}; chparam {chparam} {u.top}; "

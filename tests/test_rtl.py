@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pymodel.export.rtl_regs import PACKAGE as REGS_PACKAGE
+from pymodel.export.rtl_regs import package_text
 from pymodel.numerics.hwmath import tables
 from pymodel.numerics.rtl_export import CORE_LATENCY, write_rtl_tables
 from sim.blackbox import BLACKBOX_UNITS, COMMON_SIGNALS, REQUIRED, write_bundle
@@ -29,7 +31,9 @@ from sim.rtl import (
     SIMULATORS,
     TB_HDL_DIR,
     UNITS,
+    generated_sources,
     module_files,
+    packages_used,
     run_unit,
     simulator_missing,
     sources,
@@ -153,6 +157,41 @@ def test_broken_invariant_stops_elaboration(
     assert "mac_tile: ACC_W = 24 cannot hold" in log.read_text()
 
 
+#: Bugs a register slave could have, each one line of ctrl_regs.sv changed.
+CTRL_REGS_BUGS = {
+    "start accepted while busy": (
+        "n_start = ctrl_m[CTRL_AP_START] && n_idle;",
+        "n_start = ctrl_m[CTRL_AP_START];",
+    ),
+    "ap_done cleared by a read on the edge it rises": (
+        "      if (n_auto) {n_start, n_idle} = 2'b10;",
+        "      if (n_auto) {n_start, n_idle} = 2'b10;\n      if (ar_hs && ra == AW'(OFF_CTRL)) "
+        "{n_done, n_ready} = 2'b00;",
+    ),
+    "byte strobes ignored": (
+        "wire [31:0] wmask = {{8{ws[3]}}",
+        "wire [31:0] wmask = '1 | {{8{ws[3]}}",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(CTRL_REGS_BUGS))
+def test_ctrl_regs_bug_is_caught(bug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The register slave's testbench fails a slave with one of these bugs (the
+    comparison with host.simboard.EngineRegisters can fail)."""
+    import sim.rtl
+
+    _need("icarus")
+    old, new = CTRL_REGS_BUGS[bug]
+    good = module_files()["ctrl_regs"]
+    assert good.read_text().count(old) == 1
+    broken = tmp_path / "ctrl_regs.sv"
+    broken.write_text(good.read_text().replace(old, new))
+    monkeypatch.setattr(sim.rtl, "sources", lambda top: [broken])
+    r = run_unit("ctrl_regs", "icarus", build_root=tmp_path, check=False)
+    assert r["mismatches"] > 0
+
+
 # ------------------------------------------------------------------ lint and layout
 def test_verilator_lint_wall_is_clean() -> None:
     """`verilator --lint-only -Wall` (warnings fatal) on every module and instance."""
@@ -197,11 +236,23 @@ def test_sources_follow_instantiations() -> None:
         sources("no_such_module")
 
 
+def test_sources_bring_the_generated_register_package() -> None:
+    """A module that uses edgemoe_regs_pkg:: is compiled (and linted) with the package
+    generated from pymodel.export.regmap; the others only with hwmath_pkg."""
+    assert packages_used("ctrl_regs") == [REGS_PACKAGE]
+    regs = generated_sources("ctrl_regs")
+    assert [p.stem for p in regs] == ["hwmath_pkg", REGS_PACKAGE]
+    assert regs[1].read_text() == package_text()
+    assert [p.stem for p in generated_sources("router_rt")] == ["hwmath_pkg"]
+    assert REGS_PACKAGE not in {p.stem for p in sources("ctrl_regs")}
+
+
 def test_no_descriptor_or_generated_file_in_the_source_tree() -> None:
     """Descriptors name the generated package, so they are written with it into a
     bundle (sim.blackbox), never committed beside the sources."""
     assert not list(RTL_DIR.glob("*.json")) and not list(RTL_DIR.glob("*.mem"))
     assert not (RTL_DIR / "hwmath_pkg.sv").exists()
+    assert not list(RTL_DIR.rglob(f"{REGS_PACKAGE}.sv"))
 
 
 # ------------------------------------------------------------- tables, descriptors

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 
 from .design import Design
 
 #: CTRL register bits (ap_ctrl_hs).
 CTRL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3, "auto_restart": 7}
-#: GIE / IER / ISR bits.
+#: IER / ISR bits.
 IRQ_BITS = {"ap_done": 0, "ap_ready": 1}
+#: GIE bit: the master enable of the ``interrupt`` output.
+GIE_BITS = {"enable": 0}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,13 @@ def register_map(design: Design) -> dict[str, int]:
             regs[up] = a.offset
             regs[f"{up}_CTRL"] = a.offset + 4  # bit 0: <arg>_ap_vld (clear on read)
     return regs
+
+
+def control_addr_width(design: Design) -> int:
+    """Address bits of the AXI4-Lite slave: the span up to the last register word, as
+    Vitis HLS sizes ``C_S_AXI_CONTROL_ADDR_WIDTH`` (and :func:`host.hwh.write_hwh`)."""
+    span = max(register_map(design).values()) + 4
+    return max(4, math.ceil(math.log2(span)))
 
 
 def m_axi_bundles(design: Design) -> list[dict[str, object]]:

@@ -104,7 +104,7 @@ def _package_text(spec: MathSpec, tabs: dict[str, list[int]], latency: dict[str,
     return "\n".join(lines) + "\n"
 
 
-def _write_if_changed(path: Path, text: str) -> Path:
+def write_if_changed(path: Path, text: str) -> Path:
     """Write ``text`` unless the file already holds it (keeps simulator builds cached)."""
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -138,10 +138,10 @@ def write_rtl_tables(
         tabs[name] = [int(v) for v in values]
     paths: dict[str, Path] = {}
     for name, values in tabs.items():
-        paths[name] = _write_if_changed(
+        paths[name] = write_if_changed(
             out / f"{name}.mem", _mem_text(values, table_width(tables(spec)[name]))
         )
-    paths["package"] = _write_if_changed(out / f"{PACKAGE}.sv", _package_text(spec, tabs, lat))
+    paths["package"] = write_if_changed(out / f"{PACKAGE}.sv", _package_text(spec, tabs, lat))
     return paths
 
 

@@ -180,11 +180,14 @@ def finish(
     wall_s: float,
     extra_outputs: Sequence[tuple[int, int]] = (),
     measured: dict[str, Any] | None = None,
+    coverage: dict[str, int] | None = None,
 ) -> None:
     """Write the result file and fail the test on mismatches, extra output words
     or wrong timing. ``measured`` holds further timing figures of the unit (e.g.
     ``stall``, cycles per running-max update), each checked against the case's
-    ``expected_<name>``."""
+    ``expected_<name>``. ``coverage`` counts how often the testbench hit the
+    cases that matter (when it can only know in simulation); each must be
+    non-zero."""
     cfg, case = config(), load_case()
     result = {
         "unit": name,
@@ -203,6 +206,8 @@ def finish(
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
         **(measured or {}),
     }
+    if coverage is not None:
+        result["coverage"] = coverage
     Path(cfg["result"]).write_text(json.dumps(result, indent=2) + "\n")
     if cfg.get("check", True):
         assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:5]}"
@@ -217,6 +222,8 @@ def finish(
         for key, value in (measured or {}).items():
             want = case[f"expected_{key}"]
             assert value == want, f"{key} {value} != expected {want}"
+        never = [k for k, n in (coverage or {}).items() if n == 0]
+        assert not never, f"coverage counters never hit: {never}"
 
 
 def load_case() -> dict[str, Any]:
