@@ -483,6 +483,28 @@ UNITS: dict[str, RtlUnit] = {
             notes="exp_core, recip_core and rsqrt_core side by side, every vector with its own "
             "fraction counts (int8 range)",
         ),
+        *(
+            RtlUnit(
+                name=name,
+                top=f"axi_{d}",
+                params={
+                    "MAX_BURST": 16,
+                    "OUTSTANDING": o,
+                    **({"DEPTH": 16 * o} if d == "rd" else {}),
+                },
+                test_module=f"sim.cocotb.test_axi_{d}",
+                ii=1,
+                latency=2,
+                per="beat within a request (zero-latency slave, no back-pressure)",
+                latency_def=f"request handshake -> its first A{d[0].upper()}VALID",
+                ci_vectors=45,
+                full_vectors=600,
+                notes=f"AXI4 {dict(rd='read', wr='write')[d]} master, bursts of <= 16 beats, {o} "
+                "outstanding, against a Python AXI4 slave with random latency and gaps",
+            )
+            for d in ("rd", "wr")
+            for name, o in ((f"axi_{d}", 8), (f"axi_{d}_o2", 2))
+        ),
     ]
 }
 
