@@ -123,6 +123,8 @@ module lin_epi #(
   logic [EL-1:0] v0;
   logic [15:0] r_of[EL], o_of[EL];
   always_comb begin
+    m_re = '0;
+    m_idx = '0;
     for (int l = 0; l < EL; l++) begin
       automatic int e = int'(e0) + l;
       automatic int r = e / int'(toe);
