@@ -180,11 +180,12 @@ def finish(
     wall_s: float,
     extra_outputs: Sequence[tuple[int, int]] = (),
     measured: dict[str, Any] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> None:
     """Write the result file and fail the test on mismatches, extra output words
     or wrong timing. ``measured`` holds further timing figures of the unit (e.g.
     ``stall``, cycles per running-max update), each checked against the case's
-    ``expected_<name>``."""
+    ``expected_<name>``; ``info`` further figures recorded and not checked."""
     cfg, case = config(), load_case()
     result = {
         "unit": name,
@@ -202,6 +203,7 @@ def finish(
         "wall_s": round(wall_s, 3),
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
         **(measured or {}),
+        **(info or {}),
     }
     Path(cfg["result"]).write_text(json.dumps(result, indent=2) + "\n")
     if cfg.get("check", True):
