@@ -39,6 +39,7 @@ nothing is asserted about it.
 from __future__ import annotations
 
 import random
+import re
 import time
 from typing import Any
 
@@ -84,6 +85,8 @@ class Memories:
         self.b_drove = False
         self.req_ready = 0
         self.b_ready = 0
+        self.w_pending: list[tuple[int, int] | None] = [None] * self.ports  # refused requests
+        self.b_pending: tuple[int, int] | None = None
         self.bufs: dict[str, list[list[int]]] = {}
         self.xf_words = [0] * (p["R"] * p["TI"])
         self.ex_words = [0] * p["EL"]
@@ -136,7 +139,7 @@ class Memories:
             return value.to_unsigned()
         except ValueError:
             self.errors.append(f"cycle {cycle}: {what} = {value} (X or Z bits)")
-            return int(str(value).replace("x", "0").replace("z", "0").replace("X", "0"), 2)
+            return int(re.sub("[^01]", "0", str(value)), 2)
 
     def _read(self, buf: str, row: int | None, col: int | None, what: str) -> int:
         b = self.bufs.get(buf)
@@ -148,13 +151,21 @@ class Memories:
             return 0
         return b[row][col]
 
-    def sample(self, cycle: int, stores: list[tuple[int, int, int, int, int]]) -> None:
+    def sample(self, cycle: int, stores: list[tuple[int, int, int, int, int | None]]) -> None:
         """Outputs of this cycle (ReadOnly): requests, reads and stores."""
         d, p = self.dut, self.p
-        rv = d.w_req_valid.value.to_unsigned() & self.req_ready
+        valid = d.w_req_valid.value.to_unsigned()
+        rv = valid & self.req_ready
+        beats_w = d.w_req_beat.value.to_unsigned() if valid else 0
+        lens = d.w_req_len.value.to_unsigned() if valid else 0
+        # a request, once valid, holds until it is accepted (AXI AR channel rule)
+        for q in range(self.ports):
+            req = (beats_w >> (32 * q) & 0xFFFFFFFF, lens >> (32 * q) & 0xFFFFFFFF)
+            held = self.w_pending[q]
+            if held is not None and (not valid >> q & 1 or req != held):
+                self.errors.append(f"cycle {cycle}: port {q} request {held} withdrawn or changed")
+            self.w_pending[q] = req if valid >> q & 1 and not rv >> q & 1 else None
         if rv:
-            beats_w = d.w_req_beat.value.to_unsigned()
-            lens = d.w_req_len.value.to_unsigned()
             for q in range(self.ports):
                 if rv >> q & 1:
                     a = (beats_w >> (32 * q)) & 0xFFFFFFFF
@@ -168,8 +179,15 @@ class Memories:
         for q in range(self.ports):
             if self.w_drove[q] and rr >> q & 1:
                 self.wq[q].pop(0)
-        if self.b_ready and d.b_req_valid.value == 1:
-            a, n = d.b_req_beat.value.to_unsigned(), d.b_req_len.value.to_unsigned()
+        b_valid = d.b_req_valid.value == 1
+        b_req = (
+            (d.b_req_beat.value.to_unsigned(), d.b_req_len.value.to_unsigned()) if b_valid else None
+        )
+        if self.b_pending is not None and b_req != self.b_pending:
+            self.errors.append(f"cycle {cycle}: bias request {self.b_pending} withdrawn or changed")
+        self.b_pending = b_req if b_valid and not self.b_ready else None
+        if self.b_ready and b_req is not None:
+            a, n = b_req
             dues, self.b_last = self._due(self.b_last, cycle, n)
             for k, t in enumerate(dues):
                 ok = a + k < len(self.pimg)
@@ -267,7 +285,7 @@ async def lin_unit_matches_golden_linear(dut: Any) -> None:
         dut.n_jobs.value = len(jobs)
         mem.drive(cycle)
         start = cycle
-        stores: list[tuple[int, int, int, int, int]] = []
+        stores: list[tuple[int, int, int, int, int | None]] = []
         issues: list[int] = []
         done_at = None
         beats0 = prev_beats
@@ -288,7 +306,7 @@ async def lin_unit_matches_golden_linear(dut: Any) -> None:
             dut.list_start.value = 0
             mem.drive(cycle)
         # a few idle cycles: nothing more may be stored
-        tail: list[tuple[int, int, int, int, int]] = []
+        tail: list[tuple[int, int, int, int, int | None]] = []
         for _ in range(40):
             await ReadOnly()
             mem.sample(cycle, tail)
@@ -300,6 +318,10 @@ async def lin_unit_matches_golden_linear(dut: Any) -> None:
             await FallingEdge(dut.clk)
             mem.drive(cycle)
         extra += [(c, v) for c, *_, v in tail]
+        left = sum(map(len, mem.wq)) + len(mem.bq)
+        if left:  # every beat the unit asked for is taken by the end of the list
+            mismatches.append(f"{lst['label']}: {left} requested beats never taken")
+            mem.wq, mem.bq = [[] for _ in mem.wq], []
         if done_at is None:
             break
         # every store against the golden ones (as integers: the buffer words)
