@@ -89,6 +89,10 @@ SOFTMAX_LANE_LATENCY = _LAT["exp"] + _LAT["sm_rescale"] + _LAT["recip"] + 1
 #: (probabilities, their sum, 1/sum, the products, requant_rt, the output register).
 ROUTER_RT_LATENCY = SOFTMAX_LANE_LATENCY + _LAT["prob"] + 1 + _LAT["recip"] + 1
 ROUTER_RT_LATENCY += _LAT["requant_rt"] + 1
+#: lin_unit: a job's first row group, its last MAC beat -> the job's first store: the x
+#: fetch (issue, buffer read, into the MAC FIFO: 3), the MAC array, the sums FIFO (1), the
+#: epilogue's E0 and E1 (2), requant_rt and the GELU stage (a delay line without GELU).
+LIN_UNIT_LATENCY = 3 + _LAT["mac"] + 1 + 2 + _LAT["requant_rt"] + _LAT["gelu_rt"]
 
 #: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
@@ -504,6 +508,36 @@ UNITS: dict[str, RtlUnit] = {
             )
             for d in ("rd", "wr")
             for name, o in ((f"axi_{d}", 8), (f"axi_{d}_o2", 2))
+        ),
+        RtlUnit(
+            name="lin_unit",
+            top="lin_unit_tb",
+            params={
+                "R": 2,
+                "TI": 8,
+                "TO": 8,
+                "PORTS": 2,
+                "EL": 32,
+                "GL": 8,
+                "AL": 8,
+                "PL": 16,
+                "QB": 8,
+                "MAX_K": 64,
+                "KP": 96,
+                "NJ": 4,
+                "TAILN": 8,
+            },
+            test_module="sim.cocotb.test_lin_unit",
+            ii=1,
+            latency=LIN_UNIT_LATENCY,
+            per="MAC beat of a row group (its K/TI beats back to back)",
+            latency_def="a job's first row group: last MAC beat -> the job's first store",
+            ci_vectors=6,
+            full_vectors=40,
+            notes="the engine's linear unit on lists of DDR-weight jobs (one vector = one list: "
+            "1..3 layers, or fc1 + GELU -> fc2 + residual), wide, packed and 8-bit weights "
+            "with 16-bit x, column windows of wider stored matrices; weight ports, bias client "
+            "and buffers modelled in Python (DDR latency 20..60 cycles, random back-pressure)",
         ),
     ]
 }

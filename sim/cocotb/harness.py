@@ -181,13 +181,14 @@ def finish(
     extra_outputs: Sequence[tuple[int, int]] = (),
     measured: dict[str, Any] | None = None,
     coverage: dict[str, int] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> None:
     """Write the result file and fail the test on mismatches, extra output words
     or wrong timing. ``measured`` holds further timing figures of the unit (e.g.
     ``stall``, cycles per running-max update), each checked against the case's
     ``expected_<name>``. ``coverage`` counts how often the testbench hit the
     cases that matter (when it can only know in simulation); each must be
-    non-zero."""
+    non-zero. ``info``: further figures recorded and not checked."""
     cfg, case = config(), load_case()
     result = {
         "unit": name,
@@ -205,6 +206,7 @@ def finish(
         "wall_s": round(wall_s, 3),
         "cycles_per_s": round(cycles / wall_s) if wall_s > 0 else 0,
         **(measured or {}),
+        **(info or {}),
     }
     if coverage is not None:
         result["coverage"] = coverage

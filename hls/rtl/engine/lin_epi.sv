@@ -123,12 +123,19 @@ module lin_epi #(
   logic [EL-1:0] v0;
   logic [15:0] r_of[EL], o_of[EL];
   always_comb begin
+    m_re = '0;
+    m_idx = '0;
     for (int l = 0; l < EL; l++) begin
-      automatic int e = int'(e0) + l;
-      automatic int r = e / int'(toe);
-      automatic int o = e - r * int'(toe);
-      automatic int row = int'(job.y_row0) + int'(r0) + r;
-      automatic int n = int'(n0) + o;
+      int e;
+      int r;
+      int o;
+      int row;
+      int n;
+      e = int'(e0) + l;
+      r = e / int'(toe);
+      o = e - r * int'(toe);
+      row = int'(job.y_row0) + int'(r0) + r;
+      n = int'(n0) + o;
       v0[l] = have && (l < int'(lanes)) && (e < int'(total)) && (int'(r0) + r < int'(job.rows)) &&
           (n < int'(job.out_features));
       r_of[l] = 16'(r);
@@ -164,7 +171,8 @@ module lin_epi #(
   logic signed [SW-1:0] wide1[EL];
   always_comb begin
     for (int l = 0; l < EL; l++) begin
-      automatic logic signed [SW-1:0] a = SW'(s1[l]);
+      logic signed [SW-1:0] a;
+      a = SW'(s1[l]);
       if (job.acc_in) a = a + SW'($signed(a_data[l*ACC_W+:ACC_W]));
       if (job.bias) a = a + (SW'(b1[l]) <<< (acc_frac - job.b_frac));
       if (job.residual) a = a + (SW'($signed(x_data[l*ACT_W+:ACT_W])) <<< (acc_frac - job.r_frac));
@@ -265,8 +273,10 @@ module lin_epi #(
   always_comb begin
     y_sink = job.y_sink;
     for (int l = 0; l < EL; l++) begin
-      automatic int row = int'(job.y_row0) + int'(rs[l]);
-      automatic int rr = int'(job.y_row0) + int'(r1[l]);
+      int row;
+      int rr;
+      row = int'(job.y_row0) + int'(rs[l]);
+      rr = int'(job.y_row0) + int'(r1[l]);
       y_we[l] = 1'b0;
       y_add[l] = 1'b0;
       y_row[l*RW+:RW] = '0;

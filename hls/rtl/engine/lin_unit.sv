@@ -264,9 +264,12 @@ module lin_unit #(
           list_done <= 1'b1;
           st <= IDLE;
         end else begin
-          automatic job_t j = jobs[jn[JW-1:0]];
-          automatic int te = packed_mode(j) ? 2 * TO : TO;
-          automatic int k = int'(j.in_features) + int'(j.in_tail);
+          job_t j;
+          int te;
+          int k;
+          j = jobs[jn[JW-1:0]];
+          te = packed_mode(j) ? 2 * TO : TO;
+          k = int'(j.in_features) + int'(j.in_tail);
           job <= j;
           packed_ <= packed_mode(j);
           toe <= 16'(te);
@@ -479,10 +482,14 @@ module lin_unit #(
   always_comb begin
     for (int r = 0; r < R; r++)
       for (int i = 0; i < TI; i++) begin
-        automatic int p = r * TI + i;
-        automatic int xr = int'(f1_g) * R + r;  // row of the job
-        automatic int src = job.x_gather ? int'(mi_data[r*16+:16]) : int'(job.x_row0) + xr;
-        automatic int k = int'(f1_kk) * TI + i;
+        int p;
+        int xr;
+        int src;
+        int k;
+        p = r * TI + i;
+        xr = int'(f1_g) * R + r;  // row of the job
+        src = job.x_gather ? int'(mi_data[r*16+:16]) : int'(job.x_row0) + xr;
+        k = int'(f1_kk) * TI + i;
         xf_re[p] = f1_v && xr < int'(job.rows) && k < int'(job.in_features);
         if (job.x_src == XS_VALUES_T) begin  // x[n][key] = V[key][x_col0 + n]
           xf_row[p*16+:16] = 16'(k);
@@ -516,10 +523,14 @@ module lin_unit #(
     /* verilator lint_on WIDTHCONCAT */
     for (int r = 0; r < R; r++)
       for (int i = 0; i < TI; i++) begin
-        automatic int p = r * TI + i;
-        automatic int xr = int'(f2_g) * R + r;
-        automatic int k = int'(f2_kk) * TI + i;
-        automatic logic [ACT_W-1:0] v = '0;
+        int p;
+        int xr;
+        int k;
+        logic [ACT_W-1:0] v;
+        p = r * TI + i;
+        xr = int'(f2_g) * R + r;
+        k = int'(f2_kk) * TI + i;
+        v = '0;
         if (f2_in[p]) v = xf_data[p*ACT_W+:ACT_W];
         else if (xr < int'(job.rows) && k >= int'(job.in_features) && k < int'(kt))
           v = tail[(k-int'(job.in_features))*ACT_W+:ACT_W];
@@ -527,9 +538,12 @@ module lin_unit #(
       end
     for (int o = 0; o < 2 * TO; o++)
       for (int i = 0; i < TI; i++) begin
-        automatic int k = int'(f2_kk) * TI + i;
-        automatic int n = int'(f2_t) * int'(toe) + o;
-        automatic logic ok = k < int'(kt) && n < int'(job.out_features) && o < int'(toe);
+        int k;
+        int n;
+        logic ok;
+        k = int'(f2_kk) * TI + i;
+        n = int'(f2_t) * int'(toe) + o;
+        ok = k < int'(kt) && n < int'(job.out_features) && o < int'(toe);
         beat[R*TI*ACT_W+(o*TI+i)*WW+:WW] = ok ? wt[f2_cur][o][k] : '0;
       end
     beat[XW_IN-3] = packed_;

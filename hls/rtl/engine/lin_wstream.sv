@@ -110,8 +110,10 @@ module lin_wstream #(
         if (n == n_jobs) st <= IDLE;
         else if (job.w_src != WS_DDR) n <= n + 1'b1;
         else begin
-          automatic int te = packed_mode(job) ? 2 * TO : TO;
-          automatic int rb = wrow_beats(int'(job.in_features) + int'(job.in_tail), int'(job.w_width));
+          int te;
+          int rb;
+          te = packed_mode(job) ? 2 * TO : TO;
+          rb = wrow_beats(int'(job.in_features) + int'(job.in_tail), int'(job.w_width));
           toe <= 16'(te);
           per <= 16'(div_up(te, PORTS));
           tiles <= 16'(div_up(int'(job.out_features), te));
@@ -125,9 +127,12 @@ module lin_wstream #(
           n <= n + 1'b1;
           st <= JOB;
         end else begin
-          automatic int n0 = int'(t) * int'(toe) + P * int'(per);
-          automatic int lim = int'(toe) - P * int'(per);
-          automatic int k = int'(per);
+          int n0;
+          int lim;
+          int k;
+          n0 = int'(t) * int'(toe) + P * int'(per);
+          lim = int'(toe) - P * int'(per);
+          k = int'(per);
           if (lim < k) k = lim;
           if (int'(job.out_features) - n0 < k) k = int'(job.out_features) - n0;
           if (k < 0) k = 0;

@@ -97,10 +97,14 @@ module tile_fill #(
   logic narrow;
   always_ff @(posedge clk) begin
     if (start) begin
-      automatic int te = packed_mode(job) ? 2 * TO : TO;
-      automatic int kt = int'(job.in_features) + int'(job.in_tail);
-      automatic int base = int'(tile) * te;
-      automatic int left = int'(job.out_features) - base;
+      int te;
+      int kt;
+      int base;
+      int left;
+      te = packed_mode(job) ? 2 * TO : TO;
+      kt = int'(job.in_features) + int'(job.in_tail);
+      base = int'(tile) * te;
+      left = int'(job.out_features) - base;
       mode <= job.w_src;
       toe <= 16'(te);
       n0 <= 16'(base);
@@ -148,7 +152,8 @@ module tile_fill #(
     port_first = 16'(p * int'(per));
   endfunction
   function automatic logic [15:0] port_end(input int p);
-    automatic int e = (p + 1) * int'(per);
+    int e;
+    e = (p + 1) * int'(per);
     port_end = 16'((e < int'(nrow)) ? e : int'(nrow));
   endfunction
 
@@ -232,10 +237,14 @@ module tile_fill #(
   logic [KW-1:0] p_k1[PL];
   always_comb begin
     for (int l = 0; l < PL; l++) begin
-      automatic int e = int'(pe) + l;
-      automatic int o = e / int'(kpad);
-      automatic int k = e - o * int'(kpad);
-      automatic logic v = (st == RUN) && (mode == WS_PROB) && (e < int'(ptotal)) && (k < int'(kin));
+      int e;
+      int o;
+      int k;
+      logic v;
+      e = int'(pe) + l;
+      o = e / int'(kpad);
+      k = e - o * int'(kpad);
+      v = (st == RUN) && (mode == WS_PROB) && (e < int'(ptotal)) && (k < int'(kin));
       s_re[l] = v;
       s_row[l*SRW+:SRW] = SRW'(int'(slot) * QB + int'(n0) + o);
       s_col[l*SCW+:SCW] = SCW'(k);
@@ -244,8 +253,10 @@ module tile_fill #(
   end
   always_ff @(posedge clk) begin
     for (int l = 0; l < PL; l++) begin
-      automatic int e = int'(pe) + l;
-      automatic int o = e / int'(kpad);
+      int e;
+      int o;
+      e = int'(pe) + l;
+      o = e / int'(kpad);
       p_v1[l] <= s_re[l];
       p_o1[l] <= 5'(o);
       p_k1[l] <= KW'(e - o * int'(kpad));
@@ -293,6 +304,12 @@ module tile_fill #(
 
   // ------------------------------------------------------------ element writes
   always_comb begin
+    int wpb, k, slot_;  // temporaries of the DDR words (assigned on every path: no latch)
+    logic signed [15:0] v;
+    wpb = 0;
+    k = 0;
+    slot_ = 0;
+    v = '0;
     t_we = '0;
     t_o = '0;
     t_k = '0;
@@ -300,11 +317,10 @@ module tile_fill #(
     if (mode == WS_DDR && HAS_DDR) begin
       for (int p = 0; p < PORTS; p++)
         for (int i = 0; i < 16; i++) begin
-          automatic int wpb = narrow ? 16 : 8;
-          automatic int k = int'(pb[p]) * wpb + i;
-          automatic int slot_ = p * 16 + i;
-          automatic logic signed [15:0] v = narrow ? 16'($signed(wd[p*128+i*8+:8])) :
-                                                     $signed(wd[p*128+(i%8)*16+:16]);
+          wpb = narrow ? 16 : 8;
+          k = int'(pb[p]) * wpb + i;
+          slot_ = p * 16 + i;
+          v = narrow ? 16'($signed(wd[p*128+i*8+:8])) : $signed(wd[p*128+(i%8)*16+:16]);
           if (st == RUN && !pdone[p] && wv[p] && i < wpb && k < (1 << KW)) begin
             t_we[slot_] = 1'b1;
             t_o[slot_*5+:5] = 5'(po[p]);
