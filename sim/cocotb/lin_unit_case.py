@@ -25,6 +25,7 @@ YS_X, YS_U = 0, 6
 X_BUF = {XS_H: "h", XS_U: "u"}  # x source -> buffer
 Y_BUF = {YS_X: "x", YS_U: "u"}  # sink -> buffer
 BUF_ROWS = 32  # rows of every modelled buffer: the x rows of three layers fit
+BAND = 10  # rows reserved for each layer's x (up to 9 rows, 3 layers)
 #: DDR read latency (cycles) of the lists without back-pressure: the performance
 #: model is run with the same latency.
 PERF_LATENCY = 40
@@ -185,11 +186,12 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
             w_off = len(wimg)
             wimg += _beats(pack_rows(w_full, 8 if narrow else 16, w_fmt))
             # the x rows of the layers of a list do not overlap (each holds its own x)
-            free = [a for a in range(BUF_ROWS - rows + 1) if not h_used & set(range(a, a + rows))]
+            # (each layer q in its own band of BAND rows: random starts could leave no gap)
             if fc2:  # fc2 reads the rows fc1 stored
                 x_row0 = jobs[0]["y_row0"]
             else:
-                x_row0 = rng.choice(free)
+                x_row0 = q * BAND + rng.randint(0, BAND - rows)
+                assert not h_used & set(range(x_row0, x_row0 + rows))
                 h_used.update(range(x_row0, x_row0 + rows))
             y_row0 = rng.randint(0, BUF_ROWS - rows)
             x_words = bufs[X_BUF[x_src]][x_row0 : x_row0 + rows, :in_f]
