@@ -9,7 +9,9 @@ image as the export stores norm vectors (:func:`pymodel.export.layout.pack_rows`
 beats, rows shorter than one beat, vectors of a partial parameter beat), rows
 (0..ROWS_MAX), x fraction count (truncated squares, negative), gamma and beta
 fraction counts, raw eps (mostly ``ln_eps_raw``), z and output formats
-(random widths up to ACT_W, all rounding and overflow modes). Every third
+(random widths up to ACT_W, all rounding and overflow modes); x values keep
+|x >> a| < 2**28 (the int64 sum of squares of the golden and of the C++).
+Every third
 call has src_io = 1 (LayerNorm 1 streamed from io_x, ``layernorm_rows_io``):
 its rows come from the io image instead (rows of ceil(D / APW) beats from
 ``io_x``, written as the export writes activation rows, ``pack_rows`` at
@@ -112,7 +114,9 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
         zfmt = fmt(zw, zf)
         fq = xf - max(0, xf - SPEC.ln_sq_frac)
         eps = ln_eps_raw(fq) if rng.random() < 0.7 else rng.randint(1, 1 << 20)
-        xb = act_w - 1
+        # |xs| < 2**28 keeps the sum of squares inside the int64 of the golden (and of
+        # the C++ layernorm_row: wider inputs are outside the engine's range)
+        xb = min(act_w - 1, 28 + xf - fq)
         xs = []
         for _ in range(rows):
             kind = rng.randrange(6)
