@@ -107,7 +107,7 @@ def case(cfg: dict[str, Any]) -> dict[str, Any]:
         xf = -rng.randint(1, 4) if k % 6 == 4 else xf
         gf = rng.randint(6, 15)
         zw = rng.randint(4, 32)
-        zf = zw - rng.randint(1, 8)
+        zf = zw - (1 if k % 6 == 0 else rng.randint(1, 8))  # z in [-1, 1): it saturates
         bf = zf + gf if k % 5 == 2 else rng.randint(max(-8, zf + gf - 32), zf + gf)
         ow = rng.randint(2, act_w)
         of = fmt(ow, ow - rng.randint(2, 10), rng.random() < 0.85)
