@@ -539,6 +539,37 @@ UNITS: dict[str, RtlUnit] = {
             "with 16-bit x, column windows of wider stored matrices; weight ports, bias client "
             "and buffers modelled in Python (DDR latency 20..60 cycles, random back-pressure)",
         ),
+        RtlUnit(
+            name="ln_op",
+            top="ln_op_tb",
+            params={"ACT_W": 16, "LL": 4, "MAX_D": 40},
+            test_module="sim.cocotb.test_ln_op",
+            ii=1,
+            # the x read, the unit's input register, layernorm_rt, the h write register
+            latency=LAYERNORM_RT_LATENCY + 2,
+            per="x-read beat of LL values (rows back to back once gamma and beta are in)",
+            latency_def="a call's first row: last x-read beat -> its first h write",
+            ci_vectors=12,
+            full_vectors=60,
+            notes="the engine's LayerNorm operator on calls of 0..10 rows of D = 1..40 16-bit "
+            "values from the x buffer into h, gamma and beta from the params image (DDR "
+            "latency 1..60 cycles, random back-pressure), random formats and eps per call; "
+            "every third call with src_io = 1 (rows streamed from the io image)",
+        ),
+        RtlUnit(
+            name="ln_op_w32",
+            top="ln_op_tb",
+            params={"ACT_W": 32, "LL": 8, "MAX_D": 24},
+            test_module="sim.cocotb.test_ln_op",
+            ii=1,
+            latency=LAYERNORM_RT_LATENCY + 2,
+            per="x-read beat of LL values (rows back to back once gamma and beta are in)",
+            latency_def="a call's first row: last x-read beat -> its first h write",
+            ci_vectors=12,
+            full_vectors=60,
+            notes="ln_op with 32-bit activations (four per io beat) and eight lanes (more than "
+            "an io beat holds), D = 1..24",
+        ),
     ]
 }
 
