@@ -357,7 +357,7 @@ module desc_check #(
       !region_ok(bw[edgemoe_regs_pkg::BD_OFF_H4TOH_B], 32'(experts) * dw, params_beats) ||
       (router == edgemoe_regs_pkg::ROUTER_TASK &&
        feature_bad(bw, tasks, 32'(act_beats(gate_in - dim)), params_beats));
-  // dense MLP: bf[7] its formats (BAD_FORMAT), then its regions below (bf_lay)
+  // dense MLP: bf[7] its formats (BAD_FORMAT), then its regions below (mlp_lay)
   assign bf[7] = !pact(bw[edgemoe_regs_pkg::BD_FMT_GELU]) ||
       !lin_ok(h2, bw[edgemoe_regs_pkg::BD_FMT_FC1_W], bw[edgemoe_regs_pkg::BD_FMT_FC1_B],
               bw[edgemoe_regs_pkg::BD_FMT_FC1], 1'b0, 0) ||
