@@ -35,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pymodel.export import DEFAULT_DESIGN, block_fields
 from pymodel.export.rtl_regs import PACKAGE as REGS_PACKAGE
 from pymodel.export.rtl_regs import write_rtl_regs
 from pymodel.numerics.fixed import OVERFLOW_CODES, QUANT_CODES, Overflow, Quant
@@ -93,6 +94,11 @@ ROUTER_RT_LATENCY += _LAT["requant_rt"] + 1
 #: fetch (issue, buffer read, into the MAC FIFO: 3), the MAC array, the sums FIFO (1), the
 #: epilogue's E0 and E1 (2), requant_rt and the GELU stage (a delay line without GELU).
 LIN_UNIT_LATENCY = 3 + _LAT["mac"] + 1 + 2 + _LAT["requant_rt"] + _LAT["gelu_rt"]
+
+#: desc_check: start -> done of a global refusal (latch, evaluate, decide), and the cycles
+#: each block adds (one read per block descriptor field, the last word, evaluate, decide).
+DESC_GLOBAL_CYCLES = 3
+DESC_BLOCK_CYCLES = len(block_fields(DEFAULT_DESIGN.maxima.tasks)) + 3
 
 #: MAC tile geometry and formats shared by the rounding/overflow instances.
 _MAC_PARAMS = {
@@ -477,6 +483,26 @@ UNITS: dict[str, RtlUnit] = {
             notes="the AXI4-Lite slave of edgemoe_regs_pkg (the default design's register "
             "map) against host.simboard.EngineRegisters under random host programs, "
             "channel orders, strobes and back-pressure, with a fake engine",
+        ),
+        *(
+            RtlUnit(
+                name=name,
+                top="desc_check",
+                params={"ACT_W": act_w},
+                test_module="sim.cocotb.test_desc_check",
+                ii=DESC_BLOCK_CYCLES,
+                latency=DESC_GLOBAL_CYCLES,
+                per="block descriptor read and checked (one field read per cycle)",
+                latency_def="start -> done of a descriptor refused by the global checks",
+                ci_vectors=640,
+                full_vectors=3000,
+                notes=f"mutated descriptors of a tiny {numerics} export (router {router}): "
+                "the status of the HLS C++ (g++ C simulation) for every one",
+            )
+            for name, act_w, numerics, router in (
+                ("desc_check", 16, "hw16", "multi"),
+                ("desc_check_32", 32, "edgemoe", "task"),
+            )
         ),
         _elem(
             "exp_recip_rsqrt_rt",

@@ -192,6 +192,46 @@ def test_ctrl_regs_bug_is_caught(bug: str, tmp_path: Path, monkeypatch: pytest.M
     assert r["mismatches"] > 0
 
 
+#: Bugs a descriptor check could have, each one line of desc_check.sv changed.
+DESC_CHECK_BUGS = {
+    "activation formats one bit too wide accepted": (
+        "return w[16] && fwid(w) >= 2 && fwid(w) <= ACT_W;",
+        "return w[16] && fwid(w) >= 2 && fwid(w) <= ACT_W + 1;",
+    ),
+    "region end wraps at 32 bits": (
+        "return {1'b0, off} + {1'b0, beats} <= {1'b0, limit};",
+        "return off + beats <= limit;",
+    ),
+    "task compared as a signed number": (
+        "assign gf[8] = tsk >= tasks;",
+        "assign gf[8] = $signed(tsk) >= tasks;",
+    ),
+    "maxima checked after the consistency checks": (
+        "else if (gf_q[3]) glob_status = 32'(edgemoe_regs_pkg::STATUS_OVER_MAXIMA);",
+        "else if (gf_q[3] && !gf_q[4]) glob_status = 32'(edgemoe_regs_pkg::STATUS_OVER_MAXIMA);",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(DESC_CHECK_BUGS))
+def test_desc_check_bug_is_caught(
+    bug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The descriptor check's testbench fails a check with one of these bugs (the
+    comparison with the C++'s status can fail; the C simulation's statuses are cached)."""
+    import sim.rtl
+
+    _need("icarus")
+    old, new = DESC_CHECK_BUGS[bug]
+    good = module_files()["desc_check"]
+    assert good.read_text().count(old) == 1
+    broken = tmp_path / "desc_check.sv"
+    broken.write_text(good.read_text().replace(old, new))
+    monkeypatch.setattr(sim.rtl, "sources", lambda top: [broken])
+    r = run_unit("desc_check", "icarus", build_root=tmp_path, check=False)
+    assert r["mismatches"] > 0
+
+
 # ------------------------------------------------------------------ lint and layout
 def test_verilator_lint_wall_is_clean() -> None:
     """`verilator --lint-only -Wall` (warnings fatal) on every module and instance."""

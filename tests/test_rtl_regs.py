@@ -3,7 +3,8 @@
 ``edgemoe_regs_pkg`` must say exactly what pymodel.export.regmap says for the
 design it is generated for: every offset, every bit, the argument counts and
 indices, and the address width the .hwh of that interface declares. Parsed
-back from the text (no simulator needed).
+back from the text (no simulator needed). Its descriptor constants must be the
+values the generated ``edgemoe_config.h`` gives the HLS C++ for the same design.
 """
 
 from __future__ import annotations
@@ -15,7 +16,18 @@ from pathlib import Path
 import pytest
 
 from host.hwh import write_hwh
-from pymodel.export import Design, interface, register_map, top_args
+from pymodel.export import (
+    DESC_MAGIC,
+    EXPORT_VERSION,
+    GLOBAL_FIELDS,
+    STATUS_CODES,
+    Design,
+    block_fields,
+    config_header,
+    interface,
+    register_map,
+    top_args,
+)
 from pymodel.export.regmap import CTRL_BITS, GIE_BITS, IRQ_BITS, control_addr_width
 from pymodel.export.rtl_regs import PACKAGE, package_text, write_rtl_regs
 
@@ -101,3 +113,53 @@ def test_write_rtl_regs_writes_only_when_changed(tmp_path: Path) -> None:
     assert write_rtl_regs(tmp_path).stat().st_mtime_ns == stamp  # unchanged: not rewritten
     write_rtl_regs(tmp_path, Design(weight_ports=3))
     assert path.read_text() == package_text(Design(weight_ports=3))
+
+
+def _header_values(header: str) -> dict[str, int]:
+    """Every ``#define NAME int`` and every ``NAME = int`` enum entry of edgemoe_config.h."""
+    out: dict[str, int] = {}
+    for name, value in re.findall(
+        r"^#define (\w+) (0x[0-9A-F]+u?|-?\d+)\s*(?://.*)?$", header, re.M
+    ):
+        out[name] = int(value.rstrip("u"), 0)
+    for name, value in re.findall(r"^\s+(\w+) = (\d+),?\s*(?://.*)?$", header, re.M):
+        out[name] = int(value)
+    for name, value in re.findall(r"\b(ROUTER_\w+) = (\d+)", header):
+        out[name] = int(value)
+    return out
+
+
+DESC_DESIGNS = [Design(), Design().with_(tasks=3, tokens=200, hidden=512), Design(hidden_chunk=256)]
+
+
+@pytest.mark.parametrize("design", DESC_DESIGNS, ids=["default", "small-maxima", "hc256"])
+def test_package_has_the_descriptor_constants_of_the_header(design: Design) -> None:
+    """GD_*, BD_*, STATUS_*, DESC_MAGIC/VERSION, ROUTER_*, MAX_*, HC, WEIGHT_W and the
+    table lengths: the values edgemoe_config.h gets for the same design (both
+    activation widths: none of them depends on it), each name once."""
+    p = _params(package_text(design))
+    prefixes = ("GD_", "BD_", "STATUS_", "DESC_", "ROUTER_", "MAX_", "TABLE_")
+    mine = {k: v for k, v in p.items() if k.startswith(prefixes) or k in ("HC", "WEIGHT_W")}
+    for act_w in (16, 32):
+        h = _header_values(config_header(act_w, design))
+        want = {k: v for k, v in h.items() if k.startswith(prefixes) or k == "HC"}
+        del want["ROUTER_LANES"]  # a design macro (router lanes), not a router kind
+        want["WEIGHT_W"] = h["EDGEMOE_WEIGHT_W"]
+        assert mine == want
+    # and from the owners directly
+    assert [p[f"GD_{n.upper()}"] for n in GLOBAL_FIELDS] == list(range(len(GLOBAL_FIELDS)))
+    assert p["GD_COUNT"] == len(GLOBAL_FIELDS)
+    bf = block_fields(design.maxima.tasks)
+    assert [p[f"BD_{n.upper()}"] for n in bf] == list(range(len(bf))) and p["BD_COUNT"] == len(bf)
+    assert {k[7:]: v for k, v in p.items() if k.startswith("STATUS_")} == STATUS_CODES
+    assert (p["DESC_MAGIC"], p["DESC_VERSION"]) == (DESC_MAGIC, EXPORT_VERSION)
+    assert p["MAX_TASKS"] == design.maxima.tasks and p["HC"] == design.hidden_chunk
+    assert p["MAX_K"] == design.maxima.k_max
+
+
+def test_block_descriptor_size_follows_the_task_maximum() -> None:
+    """Three per-task slots per task (gate format, gate offset, feature offset)."""
+    five = _params(package_text(Design()))
+    three = _params(package_text(Design().with_(tasks=3)))
+    assert five["BD_COUNT"] - three["BD_COUNT"] == 3 * 2
+    assert "BD_OFF_FEATURE_4" in five and "BD_OFF_FEATURE_3" not in three
