@@ -454,6 +454,10 @@ def test_kernel_refuses_bad_descriptors(tiny):
         (_patched(params, "act_w", 32), 0, "BAD_ACT_W"),
         (_patched(params, "fmt_embed", bad_fmt), 0, "BAD_FORMAT"),
         (_patched(params, "io_beats", 10), 0, "BAD_LAYOUT"),
+        # region ends that wrap in 32 bits, and the patch bias (once never checked)
+        (_patched(params, "io_in", 0xFFFFFFFF), 0, "BAD_LAYOUT"),
+        (_patched(params, "io_x", 0xFFFFFFF0), 0, "BAD_LAYOUT"),
+        (_patched(params, "off_patch_b", 0xFFFFFFF0), 0, "BAD_LAYOUT"),
         (params, 2, "BAD_TASK"),
     ]
     for p, task, expected in cases:

@@ -99,13 +99,15 @@ int check_model(const Model& m) {
   if (!aligns(acc - m.patch_b.f, EDGEMOE_WEIGHT_W) || !aligns(acc - m.pos.f, EDGEMOE_ACT_W))
     return STATUS_BAD_FORMAT;
   // Layout: both io regions inside the io image, descriptor and tables inside params.
-  const uint32_t in_end = m.io_in + (uint32_t)(m.in_chans * m.img_h * act_beats(m.img_w));
-  const uint32_t x_end = m.io_x + (uint32_t)(m.tokens * act_beats(m.dim));
+  // The ends in 64 bits: an offset near 2^32 must not wrap past the check.
+  const uint64_t in_end = (uint64_t)m.io_in + (uint32_t)(m.in_chans * m.img_h * act_beats(m.img_w));
+  const uint64_t x_end = (uint64_t)m.io_x + (uint32_t)(m.tokens * act_beats(m.dim));
   if (in_end > m.io_beats || x_end > m.io_beats || (m.io_x < in_end && m.io_in < x_end))
     return STATUS_BAD_LAYOUT;
   if (m.block_beats * 4 < BD_COUNT ||
       !region_ok(m.off_blocks, m.block_beats * m.depth, m.params_beats) ||
       !region_ok(m.off_patch_w, m.dim * wrow_beats(m.patch_in, m.patch_w.w), m.params_beats) ||
+      !region_ok(m.off_patch_b, wgt_beats(m.dim), m.params_beats) ||
       !region_ok(m.off_pos, m.tokens * act_beats(m.dim), m.params_beats) ||
       !region_ok(m.off_cls, act_beats(m.dim), m.params_beats))
     return STATUS_BAD_LAYOUT;

@@ -50,7 +50,8 @@ EXPORTS = {16: ("hw16", "multi"), 32: ("edgemoe", "task")}
 #: buffers handed to the C simulation hold at most this many times the image, so a
 #: mutated size above that is only tried alone (nothing else moved: nothing read there)
 PAD = 3
-#: larger than any io region of a descriptor that passes the consistency checks
+#: larger than any io region of a descriptor that passes the consistency checks: an
+#: io offset this close to 2^32 makes its region's end wrap in 32 bits
 IO_WRAP = 1 << 24
 
 
@@ -150,8 +151,8 @@ class Generator:
                 if name.startswith("fmt_")
                 else _value_variants(v, self.limits.get(name), rng)
             )
-            if name in ("off_patch_b",):  # not checked by the C++: stay inside the image
-                vals = [0, rng.randint(0, self.beats - 8)]
+            if name in ("io_in", "io_x", "off_patch_b"):  # ends that wrap in 32 bits
+                vals += [M32 + 1 - rng.randint(1, IO_WRAP), M32 - 1]
             for x in vals:
                 out.append({"g": [[self.gi[name], x & M32]], "b": [], "task": 0})
         for b in range(self.depth):  # every field of a block, blocks in turn
@@ -180,8 +181,6 @@ class Generator:
         for _ in range(rng.randint(2, 6)):
             if rng.random() < 0.5:
                 name = rng.choice(self.gf)
-                if name == "off_patch_b":
-                    continue
                 v = self.g0[self.gi[name]]
                 if name.startswith("fmt_"):
                     x = rng.choice(_fmt_variants(v, self.act_w, rng))
@@ -207,8 +206,7 @@ class Generator:
 
     def safe(self, e: dict[str, Any]) -> bool:
         """True when the C++ can run it in buffers of PAD x the image: a size above
-        that only alone, no block_beats * depth that wraps at 32 bits, no io region
-        whose end wraps."""
+        that only alone, no block_beats * depth that wraps at 32 bits."""
         g = list(self.g0)
         for i, x in e["g"]:
             g[i] = x
@@ -216,11 +214,7 @@ class Generator:
         if big and len(e["g"]) + len(e["b"]) > 1:
             return False
         depth = g[self.gi["depth"]]
-        if 1 <= depth <= 64 and g[self.gi["block_beats"]] * depth > M32:
-            return False
-        # io_in / io_x within 2^24 beats of 2^32: their region's end wraps past the io
-        # check of check_model, which then passes (the C++ would read and write outside io)
-        return all(g[self.gi[n]] < M32 + 1 - IO_WRAP for n in ("io_in", "io_x"))
+        return not (1 <= depth <= 64 and g[self.gi["block_beats"]] * depth > M32)
 
 
 def _apply(params: np.ndarray, gen: Generator, e: dict[str, Any]) -> tuple[np.ndarray, int]:

@@ -25,7 +25,7 @@
 // decide cycle takes the first failing group in the C++'s order.
 `default_nettype none
 
-// renorm, off_patch_b and the format bits other than width, fraction, signed and
+// renorm and the format bits other than width, fraction, signed and
 // present are not checked by the C++ either: those descriptor bits are not read here.
 /* verilator lint_off UNUSEDSIGNAL */  // file
 module desc_check #(
@@ -184,8 +184,9 @@ module desc_check #(
   logic [NG-1:0] gf_q;
   wire [31:0] io_in = g[edgemoe_regs_pkg::GD_IO_IN];
   wire [31:0] io_x = g[edgemoe_regs_pkg::GD_IO_X];
-  wire [31:0] in_end = io_in + 32'(in_chans * img_h * act_beats(img_w));
-  wire [31:0] x_end = io_x + 32'(tokens * act_beats(dim));
+  // region ends in 33 bits (as the C++'s 64): an offset near 2^32 must not wrap
+  wire [32:0] in_end = {1'b0, io_in} + {1'b0, 32'(in_chans * img_h * act_beats(img_w))};
+  wire [32:0] x_end = {1'b0, io_x} + {1'b0, 32'(tokens * act_beats(dim))};
   wire signed [31:0] acc0 = ffrac(f_input) + ffrac(f_patch_w);
   // decode_model
   assign gf[0] = g[edgemoe_regs_pkg::GD_MAGIC] != 32'(edgemoe_regs_pkg::DESC_MAGIC) ||
@@ -216,7 +217,8 @@ module desc_check #(
       !act_ok(f_cls) || !act_ok(f_embed) || !aligns(acc0 - ffrac(f_patch_b), WEIGHT_W) ||
       !aligns(acc0 - ffrac(f_pos), ACT_W);
   // io layout
-  assign gf[6] = in_end > io_beats || x_end > io_beats || (io_x < in_end && io_in < x_end);
+  assign gf[6] = in_end > {1'b0, io_beats} || x_end > {1'b0, io_beats} ||
+      ({1'b0, io_x} < in_end && {1'b0, io_in} < x_end);
   // params layout: block descriptors, patch weights, positions, cls, tables
   assign gf[7] = (g[edgemoe_regs_pkg::GD_BLOCK_BEATS] << 2) < 32'(BD_COUNT) ||
       !region_ok(g[edgemoe_regs_pkg::GD_OFF_BLOCKS],
@@ -224,6 +226,7 @@ module desc_check #(
                  params_beats) ||
       !region_ok(g[edgemoe_regs_pkg::GD_OFF_PATCH_W],
                  32'(dim * wrow_beats(patch_in, fwid(f_patch_w))), params_beats) ||
+      !region_ok(g[edgemoe_regs_pkg::GD_OFF_PATCH_B], 32'(wgt_beats(dim)), params_beats) ||
       !region_ok(g[edgemoe_regs_pkg::GD_OFF_POS], 32'(tokens * act_beats(dim)), params_beats) ||
       !region_ok(g[edgemoe_regs_pkg::GD_OFF_CLS], 32'(act_beats(dim)), params_beats) ||
       !region_ok(g[edgemoe_regs_pkg::GD_OFF_EXP2],
