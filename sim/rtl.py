@@ -596,6 +596,39 @@ UNITS: dict[str, RtlUnit] = {
             notes="ln_op with 32-bit activations (four per io beat) and eight lanes (more than "
             "an io beat holds), D = 1..24",
         ),
+        RtlUnit(
+            name="acc_op",
+            top="acc_op_tb",
+            params={"ACT_W": 16, "AL": 4},
+            test_module="sim.cocotb.test_acc_op",
+            ii=1,
+            # the buffer read, requant_rt (its output register is the x write)
+            latency=_LAT["requant_rt"] + 1,
+            per="read beat of AL values (x for init, accumulators for combine)",
+            latency_def="a combine call's first accumulator read -> its first x write "
+            "(an init call's read -> accumulator write is checked to be 2)",
+            ci_vectors=24,
+            full_vectors=80,
+            notes="the MoE accumulator operator: pairs of calls, init (x aligned by shift "
+            "into the 48-bit accumulators) then combine (accumulators plus random scatter-add "
+            "terms requantised into x), 0..10 rows of D = 1..37 16-bit values, random "
+            "output formats (all rounding and overflow modes, widths 1..16)",
+        ),
+        RtlUnit(
+            name="acc_op_w32",
+            top="acc_op_tb",
+            params={"ACT_W": 32, "AL": 8},
+            test_module="sim.cocotb.test_acc_op",
+            ii=1,
+            latency=_LAT["requant_rt"] + 1,
+            per="read beat of AL values (x for init, accumulators for combine)",
+            latency_def="a combine call's first accumulator read -> its first x write "
+            "(an init call's read -> accumulator write is checked to be 2)",
+            ci_vectors=24,
+            full_vectors=80,
+            notes="acc_op with 32-bit activations, 80-bit accumulators (sums below 2**62, "
+            "the golden's int64) and eight lanes",
+        ),
     ]
 }
 
