@@ -570,6 +570,37 @@ UNITS: dict[str, RtlUnit] = {
             notes="ln_op with 32-bit activations (four per io beat) and eight lanes (more than "
             "an io beat holds), D = 1..24",
         ),
+        RtlUnit(
+            name="sm_op",
+            top="sm_op_tb",
+            params={"ACT_W": 16, "SL": 3, "QB": 8},
+            test_module="sim.cocotb.test_sm_op",
+            ii=1,
+            # the score read, then softmax_lane
+            latency=SOFTMAX_LANE_LATENCY + 1,
+            per=f"score per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a row's last score read -> its statistics write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="the engine's softmax statistics operator on calls of 0..8 rows of T = 1..40 "
+            "16-bit scores of a slot of the score buffer (3 lanes: partial lane groups), a "
+            "score fraction count per call; every statistics word {shift, mant, m}",
+        ),
+        RtlUnit(
+            name="sm_op_w32",
+            top="sm_op_tb",
+            params={"ACT_W": 32, "SL": 4, "QB": 6},
+            test_module="sim.cocotb.test_sm_op",
+            ii=1,
+            latency=SOFTMAX_LANE_LATENCY + 1,
+            per=f"score per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a row's last score read -> its statistics write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="sm_op with 32-bit scores, four lanes and six rows per slot",
+        ),
     ]
 }
 
