@@ -629,6 +629,37 @@ UNITS: dict[str, RtlUnit] = {
             notes="acc_op with 32-bit activations, 80-bit accumulators (sums below 2**62, "
             "the golden's int64) and eight lanes",
         ),
+        RtlUnit(
+            name="sm_op",
+            top="sm_op_tb",
+            params={"ACT_W": 16, "SL": 3, "QB": 8},
+            test_module="sim.cocotb.test_sm_op",
+            ii=1,
+            # the score read, then softmax_lane
+            latency=SOFTMAX_LANE_LATENCY + 1,
+            per=f"score per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a row's last score read -> its statistics write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="the engine's softmax statistics operator on calls of 0..8 rows of T = 1..40 "
+            "16-bit scores of a slot of the score buffer (3 lanes: partial lane groups), a "
+            "score fraction count per call; every statistics word {shift, mant, m}",
+        ),
+        RtlUnit(
+            name="sm_op_w32",
+            top="sm_op_tb",
+            params={"ACT_W": 32, "SL": 4, "QB": 6},
+            test_module="sim.cocotb.test_sm_op",
+            ii=1,
+            latency=SOFTMAX_LANE_LATENCY + 1,
+            per=f"score per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a row's last score read -> its statistics write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="sm_op with 32-bit scores, four lanes and six rows per slot",
+        ),
     ]
 }
 
