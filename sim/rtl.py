@@ -660,6 +660,38 @@ UNITS: dict[str, RtlUnit] = {
             full_vectors=80,
             notes="sm_op with 32-bit scores, four lanes and six rows per slot",
         ),
+        RtlUnit(
+            name="route_op",
+            top="route_op_tb",
+            params={"ACT_W": 16, "RL": 3, "MAX_E": 8, "MAX_TOPK": 2, "TB": 10, "GW": 32},
+            test_module="sim.cocotb.test_route_op",
+            ii=1,
+            # the logit read, router_rt, the count, the prefix sums, the placement register
+            latency=ROUTER_RT_LATENCY + 4,
+            per=f"logit per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a call's last logit read -> its first queue write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="the engine's router operator on calls of 0..10 tokens of E = 1..8 16-bit "
+            "logits (3 lanes: partial lane groups), top-1..2, gates with or without "
+            "renormalisation into a per-call gate format; every queue entry {gate, token}, "
+            "q_count and q_start",
+        ),
+        RtlUnit(
+            name="route_op_w32",
+            top="route_op_tb",
+            params={"ACT_W": 32, "RL": 2, "MAX_E": 16, "MAX_TOPK": 4, "TB": 8, "GW": 32},
+            test_module="sim.cocotb.test_route_op",
+            ii=1,
+            latency=ROUTER_RT_LATENCY + 4,
+            per=f"logit per lane, plus {_LAT['sm_rescale'] - 1} stall cycles per running-max "
+            "update",
+            latency_def="a call's last logit read -> its first queue write",
+            ci_vectors=12,
+            full_vectors=80,
+            notes="route_op with 32-bit logits, two lanes, 16 experts and top-1..4",
+        ),
     ]
 }
 
