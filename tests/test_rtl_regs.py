@@ -29,7 +29,7 @@ from pymodel.export import (
     top_args,
 )
 from pymodel.export.regmap import CTRL_BITS, GIE_BITS, IRQ_BITS, control_addr_width
-from pymodel.export.rtl_regs import PACKAGE, package_text, write_rtl_regs
+from pymodel.export.rtl_regs import ENGINE_PARAMS, PACKAGE, package_text, write_rtl_regs
 
 DESIGNS = [Design(), Design(weight_ports=2), Design(weight_ports=1)]
 
@@ -139,7 +139,12 @@ def test_package_has_the_descriptor_constants_of_the_header(design: Design) -> N
     activation widths: none of them depends on it), each name once."""
     p = _params(package_text(design))
     prefixes = ("GD_", "BD_", "STATUS_", "DESC_", "ROUTER_", "MAX_", "TABLE_")
-    mine = {k: v for k, v in p.items() if k.startswith(prefixes) or k in ("HC", "WEIGHT_W")}
+    extra = {"BD_BLOCK_W", "BD_FIELD_W", *(n.upper() for n in ENGINE_PARAMS)}  # not in the header
+    mine = {
+        k: v
+        for k, v in p.items()
+        if (k.startswith(prefixes) or k in ("HC", "WEIGHT_W")) and k not in extra
+    }
     for act_w in (16, 32):
         h = _header_values(config_header(act_w, design))
         want = {k: v for k, v in h.items() if k.startswith(prefixes) or k == "HC"}
@@ -155,6 +160,8 @@ def test_package_has_the_descriptor_constants_of_the_header(design: Design) -> N
     assert (p["DESC_MAGIC"], p["DESC_VERSION"]) == (DESC_MAGIC, EXPORT_VERSION)
     assert p["MAX_TASKS"] == design.maxima.tasks and p["HC"] == design.hidden_chunk
     assert p["MAX_K"] == design.maxima.k_max
+    assert 2 ** p["BD_BLOCK_W"] >= design.maxima.depth and 2 ** p["BD_FIELD_W"] >= len(bf)
+    assert all(p[n.upper()] == getattr(design, n) for n in ENGINE_PARAMS)
 
 
 def test_block_descriptor_size_follows_the_task_maximum() -> None:

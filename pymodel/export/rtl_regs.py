@@ -54,6 +54,29 @@ PACKAGE = "edgemoe_regs_pkg"
 KIND_PREFIX = {"pointer": "PTR", "scalar_in": "SIN", "scalar_out": "SOUT"}
 
 
+#: Design fields the RTL engine's datapath is sized by (their values: the Design's).
+ENGINE_PARAMS = (
+    "mac_rows",
+    "mac_in",
+    "mac_out",
+    "token_block",
+    "hidden_chunk",
+    "query_block",
+    "softmax_lanes",
+    "prob_lanes",
+    "epilogue_lanes",
+    "acc_lanes",
+    "gelu_lanes",
+    "ln_lanes",
+    "router_lanes",
+)
+
+
+def _bits(count: int) -> int:
+    """Index bits for ``count`` values (at least 1)."""
+    return max(1, (count - 1).bit_length())
+
+
 def _hex(value: int) -> str:
     return f"'h{value:02X}"
 
@@ -86,6 +109,8 @@ def descriptor_lines(design: Design = DEFAULT_DESIGN) -> list[str]:
     lines.append("  // block descriptor: 32-bit words (descriptor.block_fields(MAX_TASKS))")
     lines += [f"  localparam int BD_{n.upper()} = {i};" for i, n in enumerate(bf)]
     lines.append(f"  localparam int BD_COUNT = {len(bf)};  // words")
+    lines.append(f"  localparam int BD_BLOCK_W = {_bits(maxima.depth)};  // block index bits")
+    lines.append(f"  localparam int BD_FIELD_W = {_bits(len(bf))};  // field index bits")
     lines.append("  // status register values (descriptor.STATUS_CODES)")
     lines += [f"  localparam int STATUS_{k} = {v};" for k, v in STATUS_CODES.items()]
     lines.append("  // router kinds (descriptor.ROUTERS)")
@@ -95,6 +120,8 @@ def descriptor_lines(design: Design = DEFAULT_DESIGN) -> list[str]:
     lines.append(f"  localparam int MAX_K = {maxima.k_max};  // widest linear-unit input")
     lines.append(f"  localparam int HC = {design.hidden_chunk};  // hidden chunk: expert hidden")
     lines.append(f"  localparam int WEIGHT_W = {WEIGHT_W};  // weight word bits in DDR")
+    lines.append("  // synthesis parameters of the engine (design.Design)")
+    lines += [f"  localparam int {n.upper()} = {getattr(design, n)};" for n in ENGINE_PARAMS]
     t = tables(SPEC)
     lines += [f"  localparam int TABLE_{n.upper()}_LEN = {len(t[n])};" for n in TABLES]
     return lines
