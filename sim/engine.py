@@ -51,8 +51,9 @@ WRITE_LATENCY = 20
 MAX_CYCLES = 2_000_000
 
 
-def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Path, float]:
-    """Build ``edgemoe_rtl_top`` (ACT_W = ``act_w``) with Verilator; (build dir, seconds).
+def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
+    """Build ``edgemoe_rtl_top`` (ACT_W = ``act_w``) with Verilator; (the runner, which
+    must also run the test, build dir, seconds).
 
     A build whose key (sources, packages, tables, parameters, arguments) is
     unchanged is reused (Verilator's make then does nothing)."""
@@ -68,8 +69,9 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Path, float]:
     bdir = _build_dir(
         Path(build_root), f"engine_a{act_w}", SIM, build_key(TOP, params, SIM, hdl + tables)
     )
+    runner = get_runner(SIM)
     t0 = time.perf_counter()
-    get_runner(SIM).build(
+    runner.build(
         sources=hdl,
         hdl_toplevel=TOP,
         parameters=params,
@@ -78,7 +80,7 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Path, float]:
         timescale=("1ns", "1ps"),
         log_file=bdir / "build.log",
     )
-    return bdir, time.perf_counter() - t0
+    return runner, bdir, time.perf_counter() - t0
 
 
 def run_engine(
@@ -108,11 +110,9 @@ def run_engine(
     limit). Returns the testbench's result dict (see ``sim/cocotb/test_engine.py``)
     with ``build_s`` and ``sim_s`` added; raises RuntimeError when no result
     was written (a crash)."""
-    from cocotb_tools.runner import get_runner
-
     export = Path(export).resolve()
     manifest = json.loads((export / "manifest.json").read_text())
-    bdir, build_s = build(int(manifest["act_w"]), build_root)
+    runner, bdir, build_s = build(int(manifest["act_w"]), build_root)
     out = Path(result) if result is not None else bdir / "result.json"
     out = out.resolve()
     out.unlink(missing_ok=True)
@@ -136,7 +136,7 @@ def run_engine(
     xml.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        get_runner(SIM).test(
+        runner.test(
             test_module=TEST_MODULE,
             hdl_toplevel=TOP,
             build_dir=bdir,
