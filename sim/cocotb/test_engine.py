@@ -35,8 +35,8 @@ tests/test_csim.py), or ``expected_npy`` when given.
 Result (JSON at cfg["result"]): status (and its name and ap_vld), the C++'s
 status, cycles from ap_start to ap_done (the ctrl_regs handshake inside the
 shell), the output words, ``differing`` (words different from the expected),
-whether io changed (bytes outside io_in... every byte of io compared with the
-image before the run), AXI handshake counts per port (``aw_io`` is 0 for a
+``io_changed_bytes`` (every byte of io compared with the image before the
+run), AXI handshake counts per port (``aw_io`` is 0 for a
 refused descriptor), and the sequencer's cycle counters per layer kind
 (``dut.dp.seq.cycles``, names from engine_pkg's K_* constants).
 """
