@@ -1,5 +1,5 @@
 // The RTL engine's datapath: everything behind the shell's dp_* interface
-// (edgemoe_shell.sv documents it). The sequencer (engine_seq) runs the
+// (edgemoe_rtl_top.sv documents it). The sequencer (engine_seq) runs the
 // schedule of the HLS top on the units -- the linear unit (lin_unit: MAC array,
 // weight and bias streams, tile fills, epilogue), LayerNorm (ln_op), softmax
 // statistics (sm_op), the router and queues (route_op), the MoE accumulators

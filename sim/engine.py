@@ -1,0 +1,255 @@
+"""The whole RTL engine (``edgemoe_rtl_top``) on Verilator, driven as the host drives the IP.
+
+:func:`build` compiles the AXI shell and everything below it with Verilator
+through ``cocotb_tools.runner`` (the sources, generated packages and build
+arguments of :mod:`sim.rtl`; the build folder under ``build/sim/`` is keyed
+on all of them, so an unchanged engine is not rebuilt). Icarus cannot compile
+the engine (``xfer_unit``, ``io_rd_arb`` and ``ebuf`` use block-local
+``automatic`` declarations), so Verilator only.
+
+:func:`run_engine` runs one case of the system testbench
+(``sim/cocotb/test_engine.py``): an export, a task, the input image (the
+export's golden image by default), optionally a modified params image (the
+refused-descriptor cases), DDR read/write latency and a bandwidth limit. It
+returns the testbench's result (status register, cycles from ap_start to
+ap_done, output words compared with the expected ones, per-layer-kind cycle
+counters of the sequencer, AXI handshake counts).
+
+    python -m sim.engine --export DIR --task 0 --out r.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.rtl import (
+    BUILD,
+    REPO,
+    _build_dir,
+    apply_tool_env,
+    build_args,
+    build_key,
+    generated_sources,
+    simulator_missing,
+    sources,
+)
+
+TOP = "edgemoe_rtl_top"
+TEST_MODULE = "sim.cocotb.test_engine"
+SIM = "verilator"
+#: DDR model defaults: cycles from an AR / AW handshake to its first R beat / B
+READ_LATENCY = 20
+WRITE_LATENCY = 20
+#: cycle limit of a run (ap_start -> ap_done) before the testbench gives up
+MAX_CYCLES = 2_000_000
+
+
+def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
+    """Build ``edgemoe_rtl_top`` (ACT_W = ``act_w``) with Verilator; (the runner, which
+    must also run the test, build dir, seconds).
+
+    A build whose key (sources, packages, tables, parameters, arguments) is
+    unchanged is reused (Verilator's make then does nothing)."""
+    from cocotb_tools.runner import get_runner
+
+    why = simulator_missing(SIM)
+    if why is not None:
+        raise RuntimeError(f"cannot build the RTL engine: {why}")
+    apply_tool_env()
+    hdl = [*generated_sources(TOP), *sources(TOP)]
+    tables = sorted(hdl[0].parent.glob("*.mem"))
+    params = {"ACT_W": act_w}
+    bdir = _build_dir(
+        Path(build_root), f"engine_a{act_w}", SIM, build_key(TOP, params, SIM, hdl + tables)
+    )
+    runner = get_runner(SIM)
+    t0 = time.perf_counter()
+    runner.build(
+        sources=hdl,
+        hdl_toplevel=TOP,
+        parameters=params,
+        build_dir=bdir,
+        build_args=build_args(SIM),
+        timescale=("1ns", "1ps"),
+        log_file=bdir / "build.log",
+    )
+    return runner, bdir, time.perf_counter() - t0
+
+
+def run_engine(
+    export: Path,
+    task: int = 0,
+    *,
+    params_bin: Path | None = None,
+    image_npy: Path | None = None,
+    image_seed: int | None = None,
+    expected_npy: Path | None = None,
+    read_latency: int = READ_LATENCY,
+    write_latency: int = WRITE_LATENCY,
+    bandwidth: float = 0.0,
+    max_cycles: int = MAX_CYCLES,
+    result: Path | None = None,
+    seed: int = 1,
+    build_root: Path = BUILD,
+) -> dict[str, Any]:
+    """Run one system-testbench case on the Verilator build of the engine.
+
+    ``params_bin``: a params image to load instead of the export's (the same
+    size or larger); ``image_npy`` / ``image_seed``: the raw (C, H, W) input
+    image (default: the export's golden image, whose expected output is the
+    export's ``golden/expected_task<t>.bin``); ``expected_npy``: the expected
+    raw output (T, D) when the image is not the golden one. ``bandwidth``:
+    beats per cycle the shared DDR delivers over every port together (0: no
+    limit). Returns the testbench's result dict (see ``sim/cocotb/test_engine.py``)
+    with ``build_s`` and ``sim_s`` added; raises RuntimeError when no result
+    was written (a crash)."""
+    export = Path(export).resolve()
+    manifest = json.loads((export / "manifest.json").read_text())
+    runner, bdir, build_s = build(int(manifest["act_w"]), build_root)
+    out = Path(result) if result is not None else bdir / "result.json"
+    out = out.resolve()
+    out.unlink(missing_ok=True)
+    cfg = {
+        "export": str(export),
+        "task": int(task),
+        "params_bin": str(Path(params_bin).resolve()) if params_bin else None,
+        "image_npy": str(Path(image_npy).resolve()) if image_npy else None,
+        "image_seed": image_seed,
+        "expected_npy": str(Path(expected_npy).resolve()) if expected_npy else None,
+        "read_latency": int(read_latency),
+        "write_latency": int(write_latency),
+        "bandwidth": float(bandwidth),
+        "max_cycles": int(max_cycles),
+        "seed": int(seed),
+        "result": str(out),
+    }
+    # REPO first on the simulator's PYTHONPATH: the testbench of this checkout
+    sys.path.insert(0, str(REPO))
+    xml = bdir / "results.xml"
+    xml.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    try:
+        runner.test(
+            test_module=TEST_MODULE,
+            hdl_toplevel=TOP,
+            build_dir=bdir,
+            test_dir=bdir,
+            results_xml=str(xml),
+            extra_env={"RTL_CONFIG": json.dumps(cfg)},
+            timescale=("1ns", "1ps"),
+            log_file=bdir / "sim.log",
+            seed=seed,
+        )
+    except (SystemExit, RuntimeError):
+        pass  # judged from the result file below
+    finally:
+        sys.path.remove(str(REPO))
+    sim_s = time.perf_counter() - t0
+    if not out.exists():
+        raise RuntimeError(f"the engine testbench wrote no result; see {bdir / 'sim.log'}")
+    res = json.loads(out.read_text())
+    res.update(build_s=round(build_s, 1), sim_s=round(sim_s, 1), log=str(bdir / "sim.log"))
+    out.write_text(json.dumps(res, indent=1))
+    return res
+
+
+# ------------------------------------------------------------------ cases
+def make_export(out: Path, preset: str = "tiny", numerics: str = "hw16", seed: int = 5) -> Path:
+    """An export of an untrained (perturbed) ``preset`` model with ``golden/`` (its
+    golden image and the golden output of every task), as tests/test_csim.py makes
+    them: hw16 calibrated on two random images. Deterministic for a seed."""
+    import torch
+
+    from pymodel import build_model, calibrate, perturb_untrained
+    from pymodel.export import export_hls
+
+    model = build_model(preset, seed=seed)
+    perturb_untrained(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(2, model.cfg.in_chans, *model.cfg.img_size, generator=g)
+    if numerics == "hw16":
+        calibrate(model, x, "hw16")
+    return Path(export_hls(model, numerics, Path(out), golden_image=x[0]))
+
+
+def mutate(
+    params: np.ndarray,
+    global_edits: dict[str, int] | None = None,
+    block_edits: list[tuple[int, str, int]] | None = None,
+) -> np.ndarray:
+    """A copy of the params image with global descriptor words (by field name) and
+    block descriptor words ((block, field name, value)) replaced; blocks are found
+    where load_block reads them in the unmodified image (off_blocks + i * block_beats)."""
+    from pymodel.export import DEFAULT_DESIGN, GLOBAL_FIELDS, block_fields
+
+    out = np.array(params, dtype=np.uint8).copy()
+    w = out.view("<u4")
+    gi = {n: i for i, n in enumerate(GLOBAL_FIELDS)}
+    bi = {n: i for i, n in enumerate(block_fields(DEFAULT_DESIGN.maxima.tasks))}
+    off, stride = int(w[gi["off_blocks"]]), int(w[gi["block_beats"]])
+    for b, name, v in block_edits or []:
+        w[(off + b * stride) * 4 + bi[name]] = v & 0xFFFFFFFF
+    for name, v in (global_edits or {}).items():
+        w[gi[name]] = v & 0xFFFFFFFF
+    return out
+
+
+def refused_cases(params: np.ndarray) -> dict[str, np.ndarray]:
+    """The refused-descriptor images of the system test: one global field (the magic
+    word: a global refusal, no block is fetched), one block field (the last block's
+    Q weight format zeroed, so absent: every block is fetched, phase 2 refuses), and
+    both (the global check wins, as in the C++)."""
+    from pymodel.export import GLOBAL_FIELDS
+
+    w = np.asarray(params, dtype=np.uint8).view("<u4")
+    depth = int(w[list(GLOBAL_FIELDS).index("depth")])
+    blk = [(depth - 1, "fmt_q_w", 0)]
+    return {
+        "global_magic": mutate(params, {"magic": 0}),
+        "block_fmt_absent": mutate(params, block_edits=blk),
+        "global_and_block": mutate(params, {"magic": 0}, blk),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.engine``: one run; prints status, cycles and differing words."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--export", required=True, type=Path, help="pymodel.export output dir")
+    ap.add_argument("--task", type=int, default=0)
+    ap.add_argument("--params", type=Path, help="a params image to load instead of the export's")
+    ap.add_argument("--image", type=Path, help="raw (C, H, W) input image .npy (default: golden)")
+    ap.add_argument("--image-seed", type=int, help="a random raw input image of this seed")
+    ap.add_argument("--read-latency", type=int, default=READ_LATENCY)
+    ap.add_argument("--write-latency", type=int, default=WRITE_LATENCY)
+    ap.add_argument("--bandwidth", type=float, default=0.0, help="DDR beats/cycle, 0: no limit")
+    ap.add_argument("--max-cycles", type=int, default=MAX_CYCLES)
+    ap.add_argument("--out", type=Path, default=Path("engine_result.json"))
+    a = ap.parse_args(argv)
+    r = run_engine(
+        a.export,
+        a.task,
+        params_bin=a.params,
+        image_npy=a.image,
+        image_seed=a.image_seed,
+        read_latency=a.read_latency,
+        write_latency=a.write_latency,
+        bandwidth=a.bandwidth,
+        max_cycles=a.max_cycles,
+        result=a.out,
+    )
+    print(
+        f"status {r['status']} ({r.get('status_name')}), cycles {r['cycles']}, "
+        f"differing {r.get('differing')}, build {r['build_s']} s, sim {r['sim_s']} s -> {a.out}"
+    )
+    return 0 if r.get("status_name") == "OK" and r.get("differing") == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
