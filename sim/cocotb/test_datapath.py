@@ -343,7 +343,8 @@ async def datapath(dut: Any) -> None:
     wall = time.perf_counter() - t0
     cycles = None
     try:
-        cycles = [_field(int(dut.seq.cycles.value), k, 64) for k in range(len(dut.seq.cycles) // 64)]
+        word = int(dut.seq.cycles.value)
+        cycles = [_field(word, k, 64) for k in range(len(dut.seq.cycles) // 64)]
     except (AttributeError, ValueError):
         pass
     if checks is not None and cfg.get("dump"):
