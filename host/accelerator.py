@@ -8,7 +8,10 @@
 ``Accelerator.open(backend="csim", export=DIR)`` runs the same code on the
 simulated board (:mod:`host.simboard`), whose logic is the C simulation of the
 export's HLS engine: there, ``timings["kernel"]`` is C-simulation wall time,
-not hardware latency.
+not hardware latency. ``backend="rtl"`` puts the RTL engine (hls/rtl/engine,
+Verilator) behind the same simulated board: the registers and buffers the host
+writes go through the engine's own AXI ports; ``acc.sim.pl.last["cycles"]`` are
+the cycles of the latest run, MEASURED in RTL simulation.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .errors import HostError, KernelStatusError, KernelTimeout
 from .export import BEAT_BYTES, Export
 from .heads import HEADS, Heads
 
-BACKENDS = ("board", "csim")
+BACKENDS = ("board", "csim", "rtl")
 #: What each kernel status means (names and codes come from the export's manifest).
 STATUS_HELP = {
     "OK": "ran to completion",
@@ -108,7 +111,9 @@ class Accelerator:
         irq: bool = False,
     ) -> Accelerator:
         """Open the board (``bitstream=`` a ``.bit`` with its ``.hwh`` and manifest) or
-        the simulated board (``backend="csim"``, ``export=`` the export it simulates).
+        the simulated board (``backend="csim"``: the HLS engine in C simulation, or
+        ``backend="rtl"``: the RTL engine in Verilator; ``export=`` the export it
+        simulates).
 
         ``timeout_s`` bounds each wait for ap_done; ``cacheable`` allocates cacheable
         buffers (flushed/invalidated around each run; default non-cacheable);
@@ -120,7 +125,7 @@ class Accelerator:
         if backend not in BACKENDS:
             raise HostError(
                 f"backend {backend!r}: use one of {BACKENDS} (board needs bitstream=FILE.bit, "
-                "csim needs export=DIR)"
+                "csim and rtl need export=DIR)"
             )
         try:
             import pynq  # noqa: F401  (both backends drive the board through pynq)
@@ -138,7 +143,13 @@ class Accelerator:
             return cls(board, backend, timeout_s, poll_s, irq, lambda: None)
         if export is None:
             raise HostError("the simulated board is built from an export: pass export=DIR")
-        return cls._open_sim(Path(export), bitstream, pl, ip_name, timeout_s, poll_s, cacheable)
+        if backend == "rtl" and pl is None:
+            from .simboard import RtlPL
+
+            pl = RtlPL(export)
+        return cls._open_sim(
+            Path(export), bitstream, pl, ip_name, timeout_s, poll_s, cacheable, backend
+        )
 
     @classmethod
     def _open_sim(
@@ -150,6 +161,7 @@ class Accelerator:
         timeout_s: float,
         poll_s: float,
         cacheable: bool,
+        backend: str = "csim",
     ) -> Accelerator:
         from .board import Board
         from .simboard import CSimPL, SimBoard, write_bitstream
@@ -174,7 +186,7 @@ class Accelerator:
         except BaseException:
             cleanup()
             raise
-        acc = cls(board, "csim", timeout_s, poll_s, False, cleanup)
+        acc = cls(board, backend, timeout_s, poll_s, False, cleanup)
         acc.sim = sim
         return acc
 

@@ -21,6 +21,12 @@ CSIM_NOTE = (
     "backend csim: the simulated board's kernel time is C-simulation wall time on this "
     "machine, not hardware latency"
 )
+RTL_NOTE = (
+    "backend rtl: the simulated board's logic is the RTL engine in Verilator; kernel time is "
+    "simulation wall time, the engine's cycles are measured in RTL simulation"
+)
+NOTES = {"csim": CSIM_NOTE, "rtl": RTL_NOTE}
+KERNEL_TIME = {"csim": "C-simulation wall time", "rtl": "RTL-simulation wall time"}
 
 
 def _image(args: argparse.Namespace, export: Any) -> tuple:
@@ -59,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             get_rails()  # fail fast, before anything is opened
         export = Export.open(args.export)
+        if args.task.isdigit() and int(args.task) < len(export.tasks):
+            args.task = export.tasks[int(args.task)]  # an index names its task
         export.task_index(args.task)
         what, image, golden = _image(args, export)
         with Accelerator.open(
@@ -94,8 +102,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"backend {backend}: {acc.bitstream.bit.name} ({acc.bitstream.engine} engine), export "
         f"{export.path} ({export.preset}, {export.numerics}), task {first.task}"
     )
-    if backend == "csim":
-        print(f"note: {CSIM_NOTE}")
+    if backend in NOTES:
+        print(f"note: {NOTES[backend]}")
+    rtl = acc.sim.pl.last if backend == "rtl" and acc.sim is not None else None
+    if rtl is not None and rtl.get("cycles") is not None:
+        mhz = float(acc.bitstream.manifest.get("clock_mhz") or export.design["clock_mhz"])
+        print(
+            f"engine cycles (last frame, MEASURED in RTL simulation): {rtl['cycles']} = "
+            f"{rtl['cycles'] / mhz / 1e3:.3f} ms at {mhz:g} MHz"
+        )
     print(f"image: {what}")
     head_shape = "none" if first.head is None else "x".join(map(str, first.head.shape))
     print(
@@ -125,8 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         payload: dict[str, Any] = {
             "backend": backend,
-            "kernel_time": "C-simulation wall time" if backend == "csim" else "hardware",
-            "note": CSIM_NOTE if backend == "csim" else None,
+            "kernel_time": KERNEL_TIME.get(backend, "hardware"),
+            "note": NOTES.get(backend),
+            "rtl_cycles": rtl.get("cycles") if rtl is not None else None,
             "bitstream": {
                 "path": str(acc.bitstream.bit),
                 "engine": acc.bitstream.engine,
@@ -204,8 +220,9 @@ def add_commands(sub: Any) -> None:
     )
     q.add_argument(
         "--backend",
-        choices=("board", "csim"),
-        help="board (needs --bitstream) or csim (default without --bitstream)",
+        choices=("board", "csim", "rtl"),
+        help="board (needs --bitstream), csim (the HLS engine in C simulation; default "
+        "without --bitstream) or rtl (the RTL engine in Verilator, much slower)",
     )
     q.add_argument("--bitstream", help="FILE.bit with its .hwh and manifest.json beside it")
     q.add_argument("--repeat", type=int, default=1, help="frames to run (default 1)")

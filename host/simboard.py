@@ -28,6 +28,7 @@ thread). :class:`CSimPL` runs the g++ C simulation of the export's HLS engine
 from __future__ import annotations
 
 import datetime
+import json
 import mmap
 import struct
 import threading
@@ -376,6 +377,71 @@ class CSimPL:
             return  # hangs: ap_done never rises
         status = self.sim.run_buffers(params, io, regs.arg("task"), wgt=wgt)
         regs.finish(status)
+
+
+class RtlPL:
+    """The PL of the simulated board: the RTL engine of hls/rtl/engine, in Verilator.
+
+    On each start the DDR buffers the address registers point at are handed to
+    the engine's system testbench (:mod:`sim.engine`), which loads them into its
+    DDR model and drives the engine's AXI4-Lite slave with the host's register
+    program (the same one :class:`host.board.EngineIP` writes here); the io image
+    the engine wrote and its status register come back into the buffers and
+    registers. ``last`` holds the testbench's result of the latest run (its
+    ``cycles`` are MEASURED in RTL simulation). Needs Verilator, g++ and the
+    repository's sim package: a simulation backend, never a board one.
+    """
+
+    def __init__(self, export_dir: str | Path, read_latency: int = 20, write_latency: int = 20):
+        try:
+            from sim.rtl import simulator_missing
+        except ImportError as exc:  # a board image without the repository's sim package
+            raise HostError(f"the rtl backend needs the repository's sim package ({exc})") from None
+        why = simulator_missing("verilator")
+        if why is not None:
+            raise HostError(f"the rtl backend simulates the RTL engine on Verilator: {why}")
+        self.export_dir = Path(export_dir)
+        self.read_latency, self.write_latency = read_latency, write_latency
+        self.ports = int(
+            json.loads((self.export_dir / "manifest.json").read_text())["design"]["weight_ports"]
+        )
+        self.last: dict[str, Any] | None = None
+
+    def __call__(self, regs: EngineRegisters) -> None:
+        import tempfile
+
+        from sim.engine import run_engine
+
+        try:
+            params, io = regs.buffer("params"), regs.buffer("io")
+            wgt = [regs.buffer(f"wgt{p}") for p in range(self.ports)]
+        except SimBusError:
+            return  # hangs: ap_done never rises
+        if any(w.ctypes.data != params.ctypes.data for w in wgt):
+            # the testbench serves every weight port from the params image (as the host
+            # points them): another layout is not simulated, and the engine hangs
+            regs.board.faults.append("rtl backend: weight ports must point at params")
+            return
+        with tempfile.TemporaryDirectory(prefix="edgemoe-rtl-") as tmp:
+            t = Path(tmp)
+            params.tofile(t / "params.bin")
+            io.tofile(t / "io.bin")
+            r = run_engine(
+                self.export_dir,
+                regs.arg("task"),
+                params_bin=t / "params.bin",
+                io_bin=t / "io.bin",
+                io_out=t / "io_out.bin",
+                read_latency=self.read_latency,
+                write_latency=self.write_latency,
+                result=t / "result.json",
+            )
+            self.last = r
+            if not r.get("ap_done"):
+                return  # as the engine would: no ap_done
+            after = np.fromfile(t / "io_out.bin", dtype=np.uint8)
+            io[: after.size] = after[: io.size]
+        regs.finish(int(r["status"]))
 
 
 def write_bitstream(

@@ -117,6 +117,8 @@ def run_engine(
     task: int = 0,
     *,
     params_bin: Path | None = None,
+    io_bin: Path | None = None,
+    io_out: Path | None = None,
     image_npy: Path | None = None,
     image_seed: int | None = None,
     expected_npy: Path | None = None,
@@ -131,7 +133,9 @@ def run_engine(
     """Run one system-testbench case on the Verilator build of the engine.
 
     ``params_bin``: a params image to load instead of the export's (the same
-    size or larger); ``image_npy`` / ``image_seed``: the raw (C, H, W) input
+    size or larger); ``io_bin``: a whole io image to load (its io_in region is the
+    image; the rtl host backend), ``io_out``: where the io image after the run is
+    written; ``image_npy`` / ``image_seed``: the raw (C, H, W) input
     image (default: the export's golden image, whose expected output is the
     export's ``golden/expected_task<t>.bin``); ``expected_npy``: the expected
     raw output (T, D) when the image is not the golden one. ``bandwidth``:
@@ -149,6 +153,8 @@ def run_engine(
         "export": str(export),
         "task": int(task),
         "params_bin": str(Path(params_bin).resolve()) if params_bin else None,
+        "io_bin": str(Path(io_bin).resolve()) if io_bin else None,
+        "io_out": str(Path(io_out).resolve()) if io_out else None,
         "image_npy": str(Path(image_npy).resolve()) if image_npy else None,
         "image_seed": image_seed,
         "expected_npy": str(Path(expected_npy).resolve()) if expected_npy else None,

@@ -229,7 +229,14 @@ def _inputs(cfg: dict[str, Any]) -> dict[str, Any]:
     if modified:
         params = np.fromfile(cfg["params_bin"], dtype=np.uint8)
     golden = ex.golden(task)
-    if cfg.get("image_npy"):
+    c, h, w = ex.image_shape
+    if cfg.get("io_bin"):  # a whole io image as a host left it (the rtl host backend)
+        io = np.fromfile(cfg["io_bin"], dtype=np.uint8)
+        if io.size < ex.io_bytes:
+            raise ValueError(f"{cfg['io_bin']}: {io.size} bytes, the io image is {ex.io_bytes}")
+        raw = ex.io_rows(io, "io_in", c * h, w).astype(np.int64).reshape(c, h, w)
+        source = "io_bin"
+    elif cfg.get("image_npy"):
         raw, source = np.load(cfg["image_npy"]).astype(np.int64), "image_npy"
     elif cfg.get("image_seed") is not None:
         rng = np.random.default_rng(int(cfg["image_seed"]))
@@ -241,9 +248,9 @@ def _inputs(cfg: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"{cfg['export']} has no golden/ image: give image_npy or image_seed")
     raw = ex.check_raw_image(raw)
-    c, h, w = ex.image_shape
-    io = np.full(max(ex.io_bytes, 16), IO_FILL, dtype=np.uint8)
-    ex.io_rows(io, "io_in", c * h, w)[:] = raw.reshape(c * h, w)
+    if source != "io_bin":
+        io = np.full(max(ex.io_bytes, 16), IO_FILL, dtype=np.uint8)
+        ex.io_rows(io, "io_in", c * h, w)[:] = raw.reshape(c * h, w)
     io_before = io.copy()
     cpp_io = io.copy()
     cpp_status = CSim(ex.path).run_buffers(np.ascontiguousarray(params), cpp_io, task)
@@ -353,6 +360,8 @@ async def engine_run(dut: Any) -> None:
 
     # ---- io back
     io_after = np.frombuffer(bytes(mem.read(IO_BASE, inp["io"].size)), dtype=np.uint8).copy()
+    if cfg.get("io_out"):
+        io_after.tofile(cfg["io_out"])
     tokens, dim = ex.token_shape
     out = ex.io_rows(io_after, "io_x", tokens, dim).astype(np.int64)
     exp = inp["expected"]
