@@ -89,36 +89,38 @@ class Clocked:
         self.start_cycle: int | None = None
         self.done_cycle: int | None = None
 
-    def _hs(self, prefix: str, ch: str) -> bool:
+    def _pair(self, prefix: str, ch: str) -> tuple[Any, Any]:
         d = self.dut
-        return bool(
-            int(getattr(d, f"{prefix}_{ch}VALID").value)
-            and int(getattr(d, f"{prefix}_{ch}READY").value)
-        )
+        return getattr(d, f"{prefix}_{ch}VALID"), getattr(d, f"{prefix}_{ch}READY")
 
     async def run(self) -> None:
         d = self.dut
+        # (counter, VALID, READY, counts toward the bandwidth), handles looked up once:
+        # this loop runs every cycle and dominates the testbench's own time
+        watch = []
+        for p in self.ports:
+            pre = f"m_axi_{p}"
+            watch.append((f"ar_{p}", *self._pair(pre, "AR"), False))
+            watch.append((f"r_{p}", *self._pair(pre, "R"), True))
+        watch.append(("aw_io", *self._pair("m_axi_gmem_io", "AW"), False))
+        watch.append(("w_io", *self._pair("m_axi_gmem_io", "W"), True))
+        watch.append(("b_io", *self._pair("m_axi_gmem_io", "B"), False))
+        counts, clock, start, done = self.counts, d.ap_clk, d.ap_start, d.ap_done
+        edge = FallingEdge(clock)
         while True:
-            await FallingEdge(d.ap_clk)
+            await edge
             self.cycle += 1
             beats = 0
-            for p in self.ports:
-                pre = f"m_axi_{p}"
-                self.counts[f"ar_{p}"] += self._hs(pre, "AR")
-                r = self._hs(pre, "R")
-                self.counts[f"r_{p}"] += r
-                beats += r
-            self.counts["aw_io"] += self._hs("m_axi_gmem_io", "AW")
-            w = self._hs("m_axi_gmem_io", "W")
-            self.counts["w_io"] += w
-            beats += w
-            self.counts["b_io"] += self._hs("m_axi_gmem_io", "B")
+            for name, valid, ready, data in watch:
+                if valid.value and ready.value:
+                    counts[name] += 1
+                    beats += data
             if self.bandwidth > 0:
                 self.credit = min(CREDIT_CAP, self.credit + self.bandwidth - beats)
                 self.paused = self.credit < 1.0
-            if self.start_cycle is None and int(d.ap_start.value):
+            if self.start_cycle is None and start.value:
                 self.start_cycle = self.cycle
-            if self.done_cycle is None and self.start_cycle is not None and int(d.ap_done.value):
+            if self.done_cycle is None and self.start_cycle is not None and done.value:
                 self.done_cycle = self.cycle
 
     def pauses(self) -> Iterator[bool]:
