@@ -150,7 +150,7 @@ proc report_timing {args} {
 # Objects are strings: the core "core", a bus interface its name, a bus parameter
 # "<busif>/<NAME>", an IP file its path in the IP. What packaging would infer by
 # itself from the port names is STUB_AUTO_BUSIFS (default none: the script infers
-# each); STUB_MODE_<busif> overrides an interface's mode; STUB_MEM_LEFT_OUT=1 ->
+# each); STUB_MODE_<BUSIF> (upper case) overrides an interface's mode; STUB_MEM_LEFT_OUT=1 ->
 # packaging leaves the .mem files out of the synthesis file group;
 # STUB_NO_ACT_W=1 -> the core has no ACT_W parameter; STUB_INTEGRITY_FAIL=1 ->
 # ipx::check_integrity raises. ipx::save_core writes <root_dir>/component.xml
@@ -167,7 +167,7 @@ proc add_files {args} {
 proc stub_busif {name} {
   lappend ::stub_busifs $name
   set mode [expr {[string match m_* $name] || $name eq "interrupt" ? "master" : "slave"}]
-  set ::stub_prop($name,interface_mode) [env STUB_MODE_$name $mode]
+  set ::stub_prop($name,interface_mode) [env STUB_MODE_[string toupper $name] $mode]
 }
 proc ipx::package_project {args} {
   record ipx::package_project {*}$args
