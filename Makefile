@@ -93,7 +93,7 @@ rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into doc
 	$(PY) -m sim.rtl_resources
 hls: setup ## Vitis HLS csim/csynth/cosim/export of PRESET, reports in build/hls/ (needs Vitis HLS)
 	$(PY) -m sim.hls_flow --preset $(PRESET) $(if $(STAGES),--stages $(STAGES))
-bitstream: setup ## ENGINE IP -> Vivado BOARD design -> bitstreams/ .bit .hwh manifest (needs Vitis, Vivado)
+bitstream: setup ## ENGINE IP -> Vivado BOARD design -> bitstreams/ .bit .hwh manifest (needs Vivado; hls: Vitis too)
 	$(PY) -m sim.bitstream_flow --engine $(ENGINE) --board $(BOARD) --preset $(PRESET)
 REPEAT ?= 10
 RUN_EXPORT = $(or $(EXPORT),build/export/$(PRESET)-hw16)

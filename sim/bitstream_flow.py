@@ -5,8 +5,13 @@
 1. an export of ``--preset`` (or ``--export-dir``) fixes the design: maxima,
    activation width, clock, the AXI masters and the register map;
 2. ENGINE=hls: Vitis HLS synthesises and exports the IP (hls/tcl/run_hls.tcl,
-   stages csynth export); ENGINE=rtl: hls/tcl/package_rtl_ip.tcl packages the
-   RTL engine as an IP with the same ports;
+   stages csynth export); ENGINE=rtl: Vivado packages the RTL engine
+   (hls/tcl/package_rtl_ip.tcl: the sources of hls/rtl/engine/edgemoe_rtl_top.sv
+   in sim.rtl's order, the ROM tables, ACT_W = the export's act_w) as an IP with
+   the HLS IP's VLNV and ports: only for exports of the default design, which
+   the RTL's generated register package is written for (:func:`rtl_ip_settings`).
+   The packaging script has run under the tclsh stand-ins of the tests only,
+   never in a real Vivado;
 3. Vivado builds the block design, synthesises, implements and writes the
    bitstream (hls/tcl/vivado_zcu104.tcl), with one PS slave port per AXI master;
 4. the reports are read back: timing must be met (WNS >= 0; else the failing
@@ -35,6 +40,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pymodel.export.design import DEFAULT_DESIGN, Design
+from pymodel.export.rtl_regs import package_text as regs_package_text
+from pymodel.numerics.rtl_export import write_rtl_tables
+from sim import rtl
 from sim.hls_flow import BUILD, hls_settings, read_manifest, report_paths
 from sim.hls_flow import TCL as HLS_TCL
 from sim.tool_reports import (
@@ -62,6 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BITSTREAMS = ROOT / "bitstreams"
 VIVADO_TCL = ROOT / "hls" / "tcl" / "vivado_zcu104.tcl"
 RTL_PACKAGE_TCL = ROOT / "hls" / "tcl" / "package_rtl_ip.tcl"
+RTL_TOP = "edgemoe_rtl_top"  # hls/rtl/engine/edgemoe_rtl_top.sv: the HLS top's ports
 ENGINES = ("hls", "rtl")
 KIND = "edgemoe-bitstream"
 STEM = "edgemoe"
@@ -287,9 +297,9 @@ def check_tools(engine: str) -> dict[str, Tool]:
     """Every tool the engine's flow needs, found before anything is built."""
     if engine == "rtl" and not RTL_PACKAGE_TCL.is_file():
         raise ToolMissing(
-            f"ENGINE=rtl needs {RTL_PACKAGE_TCL.relative_to(ROOT)} (packages the RTL engine of "
-            "hls/rtl/engine as a Vivado IP with the HLS top's ports), which does not exist yet. "
-            "ENGINE=hls (the default) builds the HLS engine."
+            f"ENGINE=rtl needs {_shown(RTL_PACKAGE_TCL)} (packages the RTL engine of "
+            "hls/rtl/engine as a Vivado IP with the HLS top's ports), which is missing from "
+            "this checkout. ENGINE=hls (the default) builds the HLS engine."
         )
     tools: dict[str, Tool] = {}
     missing = []
@@ -302,6 +312,48 @@ def check_tools(engine: str) -> dict[str, Tool]:
     if missing:
         raise ToolMissing(f"{'; '.join(missing)}. {INSTALL_HINT}.")
     return tools
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout where it lies inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def rtl_ip_settings(
+    manifest: Mapping[str, Any], build_dir: Path, ip_repo: Path, board: Board
+) -> dict[str, object]:
+    """The values hls/tcl/package_rtl_ip.tcl reads: the RTL engine's sources in compile
+    order (sim.rtl's lists), its ROM tables, ACT_W and the bundles (the export manifest).
+
+    The generated packages and tables are written into ``build_dir/rtl_gen``. The
+    engine is compiled with ``edgemoe_regs_pkg`` of the default design
+    (:func:`sim.rtl.generated_sources`): an export of another design is refused.
+    """
+    export_design = Design.from_dict(manifest["design"])
+    if regs_package_text(export_design) != regs_package_text(DEFAULT_DESIGN):
+        ours, theirs = DEFAULT_DESIGN.to_dict(), export_design.to_dict()
+        diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        raise FlowError(
+            f"the RTL engine is generated for the default design (pymodel.export.Design()); "
+            f"the export's design differs in {diff}: export with the default design or "
+            "use ENGINE=hls"
+        )
+    tables = write_rtl_tables(build_dir / "rtl_gen")
+    generated = rtl.generated_sources(RTL_TOP, tables["package"].parent)
+    return {
+        "proj_dir": str((build_dir / "rtl_ip_project").resolve()),
+        "part": board.part,
+        "sources": [str(p.resolve()) for p in generated + rtl.sources(RTL_TOP)],
+        "mem_files": [str(p.resolve()) for k, p in tables.items() if k != "package"],
+        "top": RTL_TOP,
+        "act_w": int(manifest["act_w"]),
+        "bundles": [b["bundle"] for b in manifest["interface"]["m_axi"]],
+        "ip_repo": str(ip_repo.resolve()),
+        "ip_vlnv": ip_vlnv(manifest["interface"]["top"]),
+    }
 
 
 def build_ip(engine: str, tools: Mapping[str, Tool], manifest, export_dir, build_dir, board):
@@ -319,12 +371,8 @@ def build_ip(engine: str, tools: Mapping[str, Tool], manifest, export_dir, build
         repo = build_dir / "rtl_ip"
         settings = write_settings(
             build_dir / "rtl_settings.tcl",
-            {
-                "export_dir": str(export_dir.resolve()),
-                "ip_repo": str(repo.resolve()),
-                "ip_vlnv": ip_vlnv(manifest["interface"]["top"]),
-                "part": board.part,
-            },
+            rtl_ip_settings(manifest, build_dir, repo, board),
+            header=[f"written by python -m sim.bitstream_flow from {export_dir}/manifest.json"],
         )
         log = build_dir / "package_rtl_ip.log"
         rc = run_tool(tools["vivado"], RTL_PACKAGE_TCL, settings, build_dir, log)

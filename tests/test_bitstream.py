@@ -1,10 +1,11 @@
-"""``make bitstream`` without Vivado: hls/tcl/vivado_zcu104.tcl under tclsh stand-ins, the flow end
-to end, the bitstream manifest's schema and the missing-tool messages.
+"""``make bitstream`` without Vivado: hls/tcl/vivado_zcu104.tcl and hls/tcl/package_rtl_ip.tcl
+under tclsh stand-ins, the flow end to end (ENGINE=hls and rtl), the bitstream manifest's
+schema and the missing-tool messages.
 
-The Vivado script runs on settings written by the real sim.bitstream_flow from
+The Vivado scripts run on settings written by the real sim.bitstream_flow from
 real export manifests; the stand-in (tests/tcl/fake_tool.tcl) records every
 Vivado command and copies real Vivado reports (tests/fixtures/tool_reports)
-where the script asks for them.
+where the script asks for them. No test here has run a real Vivado.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from pymodel.numerics.hwmath import SPEC, tables
 from sim import bitstream_flow as bf
+from sim import rtl
 from sim.hls_flow import read_manifest
 from sim.xilinx_tools import BOARDS, MISSING, ip_vlnv, write_settings
 
@@ -204,6 +207,173 @@ def test_more_masters_than_ps_ports_is_refused():
         bf.assign_ports([f"m{i}" for i in range(7)], ZCU104)
 
 
+# ------------------------------------------------------- RTL IP packaging
+def rtl_settings(tmp_path: Path, manifest: dict | None = None) -> dict:
+    """What sim.bitstream_flow writes for package_rtl_ip.tcl from the tiny export."""
+    m = manifest if manifest is not None else read_manifest(tiny_export())
+    return bf.rtl_ip_settings(m, tmp_path / "build", tmp_path / "build" / "rtl_ip", ZCU104)
+
+
+def run_package(tmp_path: Path, change: dict | None = None, **stubs):
+    """package_rtl_ip.tcl under the stand-in; returns (process, calls, settings values)."""
+    values = {**rtl_settings(tmp_path), **(change or {})}
+    settings = write_settings(tmp_path / "rtl_settings.tcl", values)
+    log = tmp_path / "calls.log"
+    log.unlink(missing_ok=True)
+    proc = run_fake("vivado", bf.RTL_PACKAGE_TCL, settings, stub_env(tmp_path, log, **stubs))
+    return proc, calls(log), values
+
+
+ALL_BUSIFS = ["s_axi_control", *(f"m_axi_{b}" for b in ["gmem_io", "gmem_w0", "gmem_w1",
+              "gmem_w2", "gmem_w3"]), "ap_clk", "ap_rst_n", "interrupt"]  # fmt: skip
+
+
+def test_package_script_parses():
+    assert command_count(bf.RTL_PACKAGE_TCL) > 40
+
+
+def test_rtl_ip_packages_every_source_in_order_with_the_hls_vlnv(tmp_path):
+    proc, cl, values = run_package(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    adds = [c for c in cl if c[0] == "add_files"]
+    assert [c[1:4] for c in adds] == [["-norecurse", "-fileset", "sources_1"]] * 2
+    # sim.rtl's own list: the generated packages, then the engine leaves first.
+    gen = rtl.generated_sources(bf.RTL_TOP, tmp_path / "build" / "rtl_gen")
+    expected = [str(p.resolve()) for p in gen + rtl.sources(bf.RTL_TOP)]
+    assert adds[0][4].split(" ") == expected
+    names = [Path(p).name for p in expected]
+    assert names[:2] == ["hwmath_pkg.sv", "edgemoe_regs_pkg.sv"]
+    assert names[-1] == "edgemoe_rtl_top.sv" and "rom2r.sv" in names
+    # Every table hwmath_pkg names, beside the generated package.
+    mems = [Path(p) for p in adds[1][4].split(" ")]
+    assert sorted(p.name for p in mems) == sorted(f"{t}.mem" for t in tables(SPEC))
+    assert all(p.parent == Path(gen[0]).parent and p.stat().st_size > 0 for p in mems)
+    assert ["set_property", "top", "edgemoe_rtl_top", "sources_1"] in cl
+    assert ["set_property", "generic", "ACT_W=16", "sources_1"] in cl
+    assert ["set_property", "value", "16", "user_parameter/ACT_W"] in cl
+    assert ["set_property", "value", "16", "hdl_parameter/ACT_W"] in cl
+    repo = tmp_path / "build" / "rtl_ip"
+    pkg = next(c for c in cl if c[0] == "ipx::package_project")
+    assert pkg[pkg.index("-root_dir") + 1] == str(repo.resolve()) and "-import_files" in pkg
+    assert (pkg[pkg.index("-vendor") + 1], pkg[pkg.index("-library") + 1]) == ("edgemoe", "hls")
+    assert ["set_property", "name", "edgemoe_top", "core"] in cl
+    assert ["set_property", "version", "1.0", "core"] in cl
+    # The same VLNV as the HLS IP, which vivado_zcu104.tcl instantiates.
+    hls_vlnv = bf.vivado_settings(
+        read_manifest(tiny_export()), ZCU104, tmp_path, repo, tmp_path, 1
+    )["ip_vlnv"]
+    assert hls_vlnv == ip_vlnv("edgemoe_top") == values["ip_vlnv"]
+    component = ET.parse(repo / "component.xml").getroot()
+    assert component.get("vlnv") == hls_vlnv
+    assert not any(c[0] == "ipx::add_file" for c in cl)  # packaging kept the tables
+    order = [c[0] for c in cl]
+    assert order.index("ipx::package_project") < order.index("ipx::infer_bus_interface")
+    assert order.index("ipx::check_integrity") < order.index("ipx::save_core")
+    assert f"as {hls_vlnv}" in proc.stdout
+
+
+def test_rtl_ip_interfaces_are_those_of_the_hls_ip(tmp_path):
+    proc, cl, values = run_package(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = read_manifest(tiny_export())
+    bundles = [b["bundle"] for b in m["interface"]["m_axi"]]
+    assert values["bundles"] == bundles and len(bundles) == 5
+    inferred = [c[1:3] for c in cl if c[0] == "ipx::infer_bus_interface"]
+    aximm = "xilinx.com:interface:aximm_rtl:1.0"
+    assert inferred == [
+        ["s_axi_control_*", aximm],
+        *([f"m_axi_{b}_*", aximm] for b in bundles),
+        ["ap_clk", "xilinx.com:signal:clock_rtl:1.0"],
+        ["ap_rst_n", "xilinx.com:signal:reset_rtl:1.0"],
+        ["interrupt", "xilinx.com:signal:interrupt_rtl:1.0"],
+    ]
+    assoc = [c[1:] for c in cl if c[0] == "ipx::associate_bus_interfaces"]
+    busifs = ["s_axi_control", *(f"m_axi_{b}" for b in bundles)]
+    assert assoc == [["-busif", b, "-clock", "ap_clk", "core"] for b in busifs] + [
+        ["-clock", "ap_clk", "-reset", "ap_rst_n", "core"]
+    ]
+    assert ["set_property", "value", "ACTIVE_LOW", "ap_rst_n/POLARITY"] in cl
+    assert ["set_property", "value", "LEVEL_HIGH", "interrupt/SENSITIVITY"] in cl
+    saved = ET.parse(tmp_path / "build" / "rtl_ip" / "component.xml").getroot()
+    assert saved.get("busifs").split() == ALL_BUSIFS
+
+
+def test_interfaces_packaging_inferred_are_kept(tmp_path):
+    """Vivado infers the interfaces from the port names itself: none is inferred twice."""
+    proc, cl, _ = run_package(tmp_path, auto_busifs=" ".join(ALL_BUSIFS))
+    assert proc.returncode == 0, proc.stderr
+    assert not any(c[0] == "ipx::infer_bus_interface" for c in cl)
+    assert len([c for c in cl if c[0] == "ipx::associate_bus_interfaces"]) == 7
+
+
+def test_tables_left_out_by_packaging_are_added_as_memory_files(tmp_path):
+    proc, cl, values = run_package(tmp_path, mem_left_out=1)
+    assert proc.returncode == 0, proc.stderr
+    added = [c[1:] for c in cl if c[0] == "ipx::add_file"]
+    names = [Path(f).name for f in values["mem_files"]]
+    assert added == [[f"src/{n}", "xilinx_anylanguagesynthesis"] for n in names]
+    assert [c for c in cl if c[:2] == ["set_property", "type"]] == [
+        ["set_property", "type", "mem", f"src/{n}"] for n in names
+    ]
+    src = tmp_path / "build" / "rtl_ip" / "src"
+    for f in values["mem_files"]:
+        assert (src / Path(f).name).read_bytes() == Path(f).read_bytes()
+
+
+def test_act_w_comes_from_the_export(tmp_path):
+    m = {**read_manifest(tiny_export()), "act_w": 32}
+    proc, cl, _ = run_package(tmp_path, change=rtl_settings(tmp_path, m))
+    assert proc.returncode == 0, proc.stderr
+    assert ["set_property", "generic", "ACT_W=32", "sources_1"] in cl
+    assert ["set_property", "value", "32", "user_parameter/ACT_W"] in cl
+
+
+def test_rtl_ip_refuses_an_export_of_another_design(tmp_path):
+    m = {**read_manifest(tiny_export()), **design_manifest(weight_ports=1)}
+    with pytest.raises(bf.FlowError, match=r"default design .*\['weight_ports'\]"):
+        rtl_settings(tmp_path, m)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sources": "EXTRA"}, "missing.sv not found"),
+        ({"sources": []}, "no sources"),
+        ({"bundles": []}, "no m_axi bundles"),
+        ({"bundles": ["gmem_io", "gmem_io"]}, "listed twice"),
+        ({"mem_files": []}, "no ROM table files"),
+        ({"act_w": 12}, "act_w 12 is not 8, 16 or 32"),
+        ({"ip_vlnv": "edgemoe:hls:edgemoe_top"}, "is not vendor:library:name:version"),
+        ({"top": None}, "does not set 'top'"),
+    ],
+)
+def test_bad_rtl_settings_are_refused(tmp_path, change, message):
+    values = rtl_settings(tmp_path)
+    if change.get("sources") == "EXTRA":
+        change = {"sources": [*values["sources"], str(tmp_path / "missing.sv")]}
+    values.update(change)
+    values = {k: v for k, v in values.items() if v is not None}
+    settings = write_settings(tmp_path / "s.tcl", values)
+    log = tmp_path / "log"
+    proc = run_fake("vivado", bf.RTL_PACKAGE_TCL, settings, stub_env(tmp_path, log))
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert [c[0] for c in calls(log)] == ["exit"]  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("stubs", "message"),
+    [
+        ({"mode_m_axi_gmem_io": "slave"}, "m_axi_gmem_io was packaged as slave"),
+        ({"no_act_w": 1}, "no ACT_W parameter"),
+        ({"integrity_fail": 1}, "fails Vivado's integrity check"),
+    ],
+)
+def test_packaging_problems_fail(tmp_path, stubs, message):
+    proc, cl, _ = run_package(tmp_path, **stubs)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert not any(c[0] == "ipx::save_core" for c in cl)
+
+
 # ------------------------------------------------------------------ the flow
 def standin_hwh(path: Path, manifest: dict, ports, clock_hz: float = 299_997_000) -> Path:
     """What Vivado's .hwh holds about our IP when the design is right (a stand-in, not a
@@ -258,7 +428,7 @@ def flow(tmp_path, monkeypatch):
     hwh = standin_hwh(tmp_path / "standin.hwh", manifest, ports)
     bin_dir = fake_tools(tmp_path / "bin", ("vitis_hls", "vivado"))
 
-    def run(name="t", **stubs):
+    def run(name="t", engine="hls", **stubs):
         defaults = {"hwh": hwh, "util": UTIL, "timing": TIMING_PASS, "paths": PATHS, "wns": "5.464"}
         env = stub_env(
             bin_dir, tmp_path / "calls.log", board_parts=ZCU104.board_part, **{**defaults, **stubs}
@@ -267,7 +437,8 @@ def flow(tmp_path, monkeypatch):
             monkeypatch.setenv(k, v)
         monkeypatch.setattr(bf, "BITSTREAMS", tmp_path / "bitstreams")
         monkeypatch.setattr(bf, "BUILD", tmp_path / "build" / "hls")
-        return bf.main(["--export-dir", str(tiny_export()), "--name", name, "--jobs", "1"])
+        args = ["--engine", engine, "--export-dir", str(tiny_export()), "--name", name]
+        return bf.main([*args, "--jobs", "1"])
 
     return run, tmp_path
 
@@ -297,6 +468,37 @@ def test_make_bitstream_end_to_end(flow, capsys):
     # The HLS stage ran csynth and export with the manifest's settings.
     hls = (tmp / "build" / "bitstream" / "t" / "hls_settings.tcl").read_text()
     assert "set stages [list csynth export]" in hls
+
+
+def test_make_bitstream_rtl_end_to_end(flow, capsys):
+    """ENGINE=rtl: the RTL engine packaged by Vivado, then the same block design."""
+    run, tmp = flow
+    (tmp / "bin" / "vitis_hls").unlink()  # Vivado alone builds the RTL engine
+    assert run(engine="rtl") == 0, capsys.readouterr()
+    m = bf.verify_bitstream_dir(tmp / "bitstreams" / "t")
+    export = read_manifest(tiny_export())
+    assert m["engine"] == "rtl" and m["tools"] == {"vivado": "2023.2"}
+    assert m["interface"] == export["interface"] and bf.export_matches(m, export) == []
+    assert m["ip"]["vlnv"] == "edgemoe:hls:edgemoe_top:1.0"
+    build = tmp / "build" / "bitstream" / "t"
+    assert (build / "rtl_ip" / "component.xml").is_file()
+    assert "set top edgemoe_rtl_top" in (build / "rtl_settings.tcl").read_text()
+    assert not (build / "hls_settings.tcl").exists()
+    cl = calls(tmp / "calls.log")
+    names = [c[0] for c in cl]
+    assert names.index("ipx::save_core") < names.index("create_bd_cell")
+    assert ["set_property", "ip_repo_paths", str((build / "rtl_ip").resolve()),
+            "edgemoe_zcu104"] in cl  # fmt: skip
+    assert ["create_bd_cell", "-type", "ip", "-vlnv", ip_vlnv("edgemoe_top"), "edgemoe_top_0"] in cl
+
+
+def test_make_bitstream_rtl_stops_when_packaging_fails(flow, capsys):
+    run, tmp = flow
+    assert run(engine="rtl", integrity_fail=1) == 1
+    err = capsys.readouterr().err
+    assert "the rtl IP was not built (exit 1)" in err and "package_rtl_ip.log" in err
+    assert not (tmp / "bitstreams" / "t").exists()
+    assert "create_bd_design" not in [c[0] for c in calls(tmp / "calls.log")]
 
 
 def test_failed_timing_writes_nothing_and_keeps_the_old_build(flow, capsys):
@@ -341,7 +543,8 @@ def test_rtl_engine_names_its_missing_packaging_script(tmp_path, monkeypatch, ca
     monkeypatch.setattr(bf, "RTL_PACKAGE_TCL", tmp_path / "package_rtl_ip.tcl")
     monkeypatch.setattr(bf, "ROOT", tmp_path)
     assert bf.main(["--engine", "rtl"]) == MISSING
-    assert "ENGINE=rtl needs package_rtl_ip.tcl" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ENGINE=rtl needs package_rtl_ip.tcl" in err and "missing from this checkout" in err
 
 
 def test_cli_without_vivado(tmp_path):
@@ -352,12 +555,14 @@ def test_cli_without_vivado(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "make bitstream: " in proc.stderr and "vivado not found" in proc.stderr
-    if not bf.RTL_PACKAGE_TCL.is_file():
-        proc = subprocess.run(
-            [sys.executable, "-m", "sim.bitstream_flow", "--engine", "rtl"], cwd=ROOT,
-            capture_output=True, text=True, env={"PATH": str(tmp_path)},
-        )  # fmt: skip
-        assert proc.returncode == 2 and "hls/tcl/package_rtl_ip.tcl" in proc.stderr
+    # ENGINE=rtl needs Vivado only (its packaging script is in the checkout).
+    assert bf.RTL_PACKAGE_TCL.is_file()
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.bitstream_flow", "--engine", "rtl"], cwd=ROOT,
+        capture_output=True, text=True, env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "vivado not found on PATH" in proc.stderr and "Vitis HLS not found" not in proc.stderr
 
 
 def test_make_target_passes_engine_and_board():
