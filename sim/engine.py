@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -112,6 +113,53 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
     return runner, bdir, time.perf_counter() - t0
 
 
+def hls_rtl_sources(rtl_dir: Path, top: str) -> tuple[list[Path], list[Path]]:
+    """The Verilog of a Vitis HLS solution (``<solution>/syn/verilog``) and its ROM
+    files: ``*.v`` (the top ``<top>.v`` among them) and the ``*.dat`` the ROMs
+    ``$readmemh`` by bare name. Raises RuntimeError naming what is missing."""
+    rtl_dir = Path(rtl_dir)
+    if not rtl_dir.is_dir():
+        raise RuntimeError(f"HLS_RTL={rtl_dir}: no such directory (<solution>/syn/verilog)")
+    hdl = sorted(rtl_dir.glob("*.v")) + sorted(rtl_dir.glob("*.sv"))
+    if not any(f.stem == top for f in hdl):
+        raise RuntimeError(
+            f"HLS_RTL={rtl_dir}: no {top}.v (the HLS top of the export; Vitis HLS writes "
+            "<solution>/syn/verilog/<top>.v on csynth)"
+        )
+    return hdl, sorted(rtl_dir.glob("*.dat"))
+
+
+def build_hls_rtl(rtl_dir: Path, top: str, build_root: Path = BUILD) -> tuple[Any, Path, float]:
+    """Build Vitis-generated RTL of the HLS top with Verilator for the same testbench:
+    its ports are the ones edgemoe_rtl_top copies (ap_clk, ap_rst_n, s_axi_control_*,
+    m_axi_<bundle>_*, interrupt). The ROM ``.dat`` files are copied into ``run/`` of
+    the build folder, where the simulation runs. Not run here (no Vitis HLS):
+    only the file handling and the port binding are shared with the RTL engine."""
+    from cocotb_tools.runner import get_runner
+
+    why = simulator_missing(SIM)
+    if why is not None:
+        raise RuntimeError(f"cannot build the HLS RTL: {why}")
+    apply_tool_env()
+    hdl, dats = hls_rtl_sources(rtl_dir, top)
+    bdir = _build_dir(Path(build_root), f"hls_rtl_{top}", SIM, build_key(top, {}, SIM, hdl + dats))
+    run = bdir / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    for f in dats:
+        shutil.copyfile(f, run / f.name)
+    runner = get_runner(SIM)
+    t0 = time.perf_counter()
+    runner.build(
+        sources=hdl,
+        hdl_toplevel=top,
+        build_dir=bdir,
+        build_args=["-Wno-fatal"],  # Vitis's Verilog is not lint-clean for Verilator
+        timescale=("1ns", "1ps"),
+        log_file=bdir / "build.log",
+    )
+    return runner, bdir, time.perf_counter() - t0
+
+
 def run_engine(
     export: Path,
     task: int = 0,
@@ -126,6 +174,7 @@ def run_engine(
     write_latency: int = WRITE_LATENCY,
     bandwidth: float = 0.0,
     max_cycles: int = MAX_CYCLES,
+    hls_rtl: Path | None = None,
     result: Path | None = None,
     seed: int = 1,
     build_root: Path = BUILD,
@@ -140,12 +189,20 @@ def run_engine(
     export's ``golden/expected_task<t>.bin``); ``expected_npy``: the expected
     raw output (T, D) when the image is not the golden one. ``bandwidth``:
     beats per cycle the shared DDR delivers over every port together (0: no
-    limit). Returns the testbench's result dict (see ``sim/cocotb/test_engine.py``)
-    with ``build_s`` and ``sim_s`` added; raises RuntimeError when no result
-    was written (a crash)."""
+    limit). ``hls_rtl``: a Vitis HLS ``<solution>/syn/verilog`` folder to simulate
+    instead of the RTL engine (:func:`build_hls_rtl`). Returns the testbench's result
+    dict (see ``sim/cocotb/test_engine.py``) with ``build_s`` and ``sim_s`` added;
+    raises RuntimeError when no result was written (a crash)."""
     export = Path(export).resolve()
     manifest = json.loads((export / "manifest.json").read_text())
-    runner, bdir, build_s = build(int(manifest["act_w"]), build_root)
+    if hls_rtl is not None:  # the same testbench on Vitis-generated RTL of the HLS top
+        top = str(manifest["interface"]["top"])
+        runner, bdir, build_s = build_hls_rtl(Path(hls_rtl), top, build_root)
+        run_dir = bdir / "run"
+    else:
+        top = TOP
+        runner, bdir, build_s = build(int(manifest["act_w"]), build_root)
+        run_dir = tables_dir()
     out = Path(result) if result is not None else bdir / "result.json"
     out = out.resolve()
     out.unlink(missing_ok=True)
@@ -173,9 +230,9 @@ def run_engine(
     try:
         runner.test(
             test_module=TEST_MODULE,
-            hdl_toplevel=TOP,
+            hdl_toplevel=top,
             build_dir=bdir,
-            test_dir=tables_dir(),
+            test_dir=run_dir,
             results_xml=str(xml),
             extra_env={"RTL_CONFIG": json.dumps(cfg)},
             timescale=("1ns", "1ps"),

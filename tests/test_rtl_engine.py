@@ -161,3 +161,20 @@ def test_host_rtl_backend_runs_the_golden_image(
     assert payload["bit_exact"] is True
     assert payload["backend"] == "rtl" and payload["rtl_cycles"] > 0
     assert payload["task"] == "semseg"  # --task 0 names the export's first task
+
+
+def test_hls_rtl_folder_is_checked_before_any_build(tmp_path: Path) -> None:
+    """``make sim HLS_RTL=<solution>/syn/verilog``: the folder must hold the HLS top's
+    Verilog; its ROM ``.dat`` files are what the simulation directory gets."""
+    from sim.engine import hls_rtl_sources
+
+    with pytest.raises(RuntimeError, match="no such directory"):
+        hls_rtl_sources(tmp_path / "nope", "edgemoe_top")
+    (tmp_path / "edgemoe_top_control_s_axi.v").write_text("module m; endmodule\n")
+    with pytest.raises(RuntimeError, match=r"no edgemoe_top\.v"):
+        hls_rtl_sources(tmp_path, "edgemoe_top")
+    (tmp_path / "edgemoe_top.v").write_text("module edgemoe_top; endmodule\n")
+    (tmp_path / "edgemoe_top_exp2_ROM_AUTO_1R.dat").write_text("0000\n")
+    hdl, dats = hls_rtl_sources(tmp_path, "edgemoe_top")
+    assert [f.name for f in hdl] == ["edgemoe_top.v", "edgemoe_top_control_s_axi.v"]
+    assert [f.name for f in dats] == ["edgemoe_top_exp2_ROM_AUTO_1R.dat"]
