@@ -86,7 +86,7 @@ docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and 
 
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
 	$(PY) -m sim.run_csim --preset $(PRESET) --out build/csim/results.json
-sim: setup ## cocotb RTL simulation of the units on Icarus + Verilator; writes build/sim/results.json
+sim: setup ## cocotb RTL simulation: the units on Icarus + Verilator, the whole engine on tiny (hw16, hw8, edgemoe, every task; Verilator); writes build/sim/results.json
 	$(PY) -m sim.rtl_report
 
 rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into docs/HARDWARE.md

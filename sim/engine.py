@@ -15,17 +15,17 @@ returns the testbench's result (status register, cycles from ap_start to
 ap_done, output words compared with the expected ones, per-layer-kind cycle
 counters of the sequencer, AXI handshake counts).
 
-    python -m sim.engine --export DIR --task 0 --out r.json
+The command line is :mod:`sim.run_engine` (``python -m sim.run_engine``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,7 @@ def run_engine(
     result: Path | None = None,
     seed: int = 1,
     build_root: Path = BUILD,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run one system-testbench case on the Verilator build of the engine.
 
@@ -192,16 +193,25 @@ def run_engine(
     limit). ``hls_rtl``: a Vitis HLS ``<solution>/syn/verilog`` folder to simulate
     instead of the RTL engine (:func:`build_hls_rtl`). Returns the testbench's result
     dict (see ``sim/cocotb/test_engine.py``) with ``build_s`` and ``sim_s`` added;
-    raises RuntimeError when no result was written (a crash)."""
+    raises RuntimeError when no result was written (a crash). ``log``: called with a
+    line before the build and before the simulation (progress)."""
     export = Path(export).resolve()
     manifest = json.loads((export / "manifest.json").read_text())
+    act_w = int(manifest["act_w"])
     if hls_rtl is not None:  # the same testbench on Vitis-generated RTL of the HLS top
         top = str(manifest["interface"]["top"])
+        if log is not None:
+            log(f"building the Vitis RTL of {top} from {hls_rtl} with Verilator ...")
         runner, bdir, build_s = build_hls_rtl(Path(hls_rtl), top, build_root)
         run_dir = bdir / "run"
     else:
         top = TOP
-        runner, bdir, build_s = build(int(manifest["act_w"]), build_root)
+        if log is not None:
+            log(
+                f"building edgemoe_rtl_top (ACT_W={act_w}) with Verilator under {build_root} "
+                "(reused when unchanged; a fresh build takes minutes) ..."
+            )
+        runner, bdir, build_s = build(act_w, build_root)
         run_dir = tables_dir()
     out = Path(result) if result is not None else bdir / "result.json"
     out = out.resolve()
@@ -226,6 +236,11 @@ def run_engine(
     sys.path.insert(0, str(REPO))
     xml = bdir / "results.xml"
     xml.unlink(missing_ok=True)
+    if log is not None:
+        log(
+            f"built in {build_s:.0f} s; simulating task {task} of {export.name} "
+            f"(log: {bdir / 'sim.log'}) ..."
+        )
     t0 = time.perf_counter()
     try:
         runner.test(
@@ -316,40 +331,3 @@ def refused_cases(params: np.ndarray) -> dict[str, np.ndarray]:
         "block_fmt_absent": mutate(params, block_edits=blk),
         "global_and_block": mutate(params, {"magic": 0}, blk),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.engine``: one run; prints status, cycles and differing words."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--export", required=True, type=Path, help="pymodel.export output dir")
-    ap.add_argument("--task", type=int, default=0)
-    ap.add_argument("--params", type=Path, help="a params image to load instead of the export's")
-    ap.add_argument("--image", type=Path, help="raw (C, H, W) input image .npy (default: golden)")
-    ap.add_argument("--image-seed", type=int, help="a random raw input image of this seed")
-    ap.add_argument("--read-latency", type=int, default=READ_LATENCY)
-    ap.add_argument("--write-latency", type=int, default=WRITE_LATENCY)
-    ap.add_argument("--bandwidth", type=float, default=0.0, help="DDR beats/cycle, 0: no limit")
-    ap.add_argument("--max-cycles", type=int, default=MAX_CYCLES)
-    ap.add_argument("--out", type=Path, default=Path("engine_result.json"))
-    a = ap.parse_args(argv)
-    r = run_engine(
-        a.export,
-        a.task,
-        params_bin=a.params,
-        image_npy=a.image,
-        image_seed=a.image_seed,
-        read_latency=a.read_latency,
-        write_latency=a.write_latency,
-        bandwidth=a.bandwidth,
-        max_cycles=a.max_cycles,
-        result=a.out,
-    )
-    print(
-        f"status {r['status']} ({r.get('status_name')}), cycles {r['cycles']}, "
-        f"differing {r.get('differing')}, build {r['build_s']} s, sim {r['sim_s']} s -> {a.out}"
-    )
-    return 0 if r.get("status_name") == "OK" and r.get("differing") == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,28 +1,54 @@
-"""Run every RTL unit on both simulators, print a table, write build/sim/results.json
-and the generated "rtl-timing" section of docs/HARDWARE.md.
+"""Run every RTL unit on both simulators and the whole RTL engine on ``tiny``, print
+tables, write build/sim/results.json and the generated "rtl-timing" section of
+docs/HARDWARE.md.
+
+Two parts, each a list of rows in ``results.json``: the units (one row per unit
+and simulator) and the engine (``"unit": "engine"``, one row per numerics and
+task: ``edgemoe_rtl_top`` on Verilator through :func:`sim.run_engine.run`, a
+seeded float image quantised as the host does, every output word compared with
+the C simulation of the same buffers). ``--only`` runs one part; the other
+part's rows (with its machine and failures) are kept from the results file.
 
 The docs section is rewritten only after a run in which every unit passed on
-every simulator asked for (a failed run leaves the docs as they were).
+every simulator asked for and every engine row passed (a failed run leaves the
+docs as they were), and only while the results hold unit rows.
 
-    python -m sim.rtl_report            # the `make sim` vector counts
-    python -m sim.rtl_report --ci       # the (smaller) counts `make test` uses
-    python -m sim.rtl_report --units exp gelu --sims icarus
+    python -m sim.rtl_report                # `make sim`: units (full vector counts), engine
+    python -m sim.rtl_report --ci           # the (smaller) unit counts `make test` uses
+    python -m sim.rtl_report --only units --units exp gelu --sims icarus
+    python -m sim.rtl_report --only engine  # the engine rows alone (hw16, hw8, edgemoe)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pymodel.results import machine, update_section, write_json
-from sim.rtl import REPO, SIMULATORS, UNITS, problems, run_unit, simulator_missing
+from sim.rtl import BUILD, REPO, SIMULATORS, UNITS, problems, run_unit, simulator_missing
 
 RESULTS = REPO / "build" / "sim" / "results.json"
 DOC = REPO / "docs" / "HARDWARE.md"
 SECTION = "rtl-timing"
 COLUMNS = ("unit", "simulator", "vectors", "mismatches", "extra", "II", "latency", "cycles/s")
+PARTS = ("units", "engine")
+#: the engine rows: this preset, these numerics (edgemoe: ACT_W 32, a second build),
+#: every task, the default image of sim.run_engine of this seed
+ENGINE_UNIT = "engine"
+ENGINE_PRESET = "tiny"
+ENGINE_NUMERICS = ("hw16", "hw8", "edgemoe")
+ENGINE_IMAGE_SEED = 0
+ENGINE_DIR = BUILD / "engine_runs"
+ENGINE_COLUMNS = ("numerics", "task", "status", "differing", "cycles", "build s", "sim s")
+
+
+def part(row: dict[str, Any]) -> str:
+    """The part ("units" or "engine") a results row belongs to."""
+    return "engine" if row.get("unit") == ENGINE_UNIT else "units"
 
 
 def _fmt_ii(v: float) -> str:
@@ -30,7 +56,8 @@ def _fmt_ii(v: float) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Plain-text table of result rows (for the terminal)."""
+    """Plain-text table of unit result rows (for the terminal)."""
+    rows = [r for r in rows if part(r) == "units"]
     lines = [
         (
             r["name"],
@@ -60,13 +87,19 @@ def _per_sim(sims: dict[str, dict[str, Any]], key: str) -> str:
     return " / ".join(cells)
 
 
+def _machine(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """Where part ``name`` of the results was measured."""
+    return data.get("runs", {}).get(name, {}).get("machine", data["machine"])
+
+
 def markdown(data: dict[str, Any]) -> str:
-    """The docs section: per unit, each simulator's II, latency and mismatches."""
-    rows = data["rows"]
+    """The docs section: per unit, each simulator's II, latency and mismatches; then
+    the engine rows (:func:`engine_markdown`), if any."""
+    rows = [r for r in data["rows"] if part(r) == "units"]
     by_unit: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_unit.setdefault(r["name"], []).append(r)
-    m = data["machine"]
+    m = _machine(data, "units")
     names = " / ".join(s.capitalize() for s in SIMULATORS)
     out = [
         "## RTL arithmetic units: initiation interval and latency",
@@ -102,27 +135,249 @@ def markdown(data: dict[str, Any]) -> str:
         if (n := sum(1 for r in rows if r["simulator"] == s))
     )
     out += ["", f"Mean simulated cycles per second (cocotb, one core): {speed}."]
+    engine = [r for r in data["rows"] if part(r) == "engine"]
+    if engine:
+        out += ["", engine_markdown(engine, _machine(data, "engine"))]
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------ the engine
+def engine_row(res: dict[str, Any], export_s: float) -> dict[str, Any]:
+    """A results row from a :func:`sim.run_engine.run` result."""
+    keys = (
+        "preset",
+        "numerics",
+        "router",
+        "task",
+        "task_index",
+        "simulator",
+        "status",
+        "differing",
+        "values",
+        "first_differing",
+        "cycles",
+        "cycles_per_layer",
+        "image_source",
+        "expected_source",
+        "read_latency",
+        "write_latency",
+        "bandwidth",
+        "problems",
+        "ok",
+        "build_s",
+        "sim_s",
+        "wall_s",
+    )
+    row: dict[str, Any] = {"unit": ENGINE_UNIT, "name": ENGINE_UNIT}
+    row.update({k: res[k] for k in keys})
+    row["act_w"] = res["act_w"]
+    row["export_s"] = round(export_s, 1)
+    row["result"] = res["result"]
+    return row
+
+
+def engine_failure(row: dict[str, Any]) -> str | None:
+    """Why an engine row fails (status not OK, a differing word, a problem), or None."""
+    if row["ok"]:
+        return None
+    st = row["status"]
+    what = [f"status {st['name']} ({st['code']})", f"{row['differing']} differing words"]
+    what += list(row["problems"])
+    return f"engine {row['preset']} {row['numerics']} task {row['task']}: " + "; ".join(what)
+
+
+def run_engine_rows(
+    numerics: tuple[str, ...] = ENGINE_NUMERICS,
+    preset: str = ENGINE_PRESET,
+    out_dir: Path = ENGINE_DIR,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every task of ``preset`` in each of ``numerics`` on the RTL engine; (rows,
+    failures). The exports are :func:`sim.engine.make_export`'s (deterministic)."""
+    from host.export import Export
+    from sim.engine import make_export
+    from sim.run_engine import UsageError, run
+
+    rows: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for n in numerics:
+        t0 = time.perf_counter()
+        export = make_export(BUILD / "engine_exports" / f"{preset}-{n}", preset, n)
+        export_s = time.perf_counter() - t0
+        for task in Export.open(export).tasks:
+            out = out_dir / f"{preset}-{n}-{task}.json"
+            try:
+                res = run(export, task, out, seed=ENGINE_IMAGE_SEED, log=None)
+            except (UsageError, RuntimeError) as e:
+                failures.append(f"engine {preset} {n} task {task}: {e}")
+                print(f"  engine {n:8s} {task:10s} FAIL ({e})", flush=True)
+                continue
+            row = engine_row(res, export_s)
+            rows.append(row)
+            why = engine_failure(row)
+            if why:
+                failures.append(why)
+            print(
+                f"  engine {n:8s} {task:10s} {'FAIL' if why else 'ok'} "
+                f"(status {row['status']['name']}, differing {row['differing']}, "
+                f"{row['cycles']} cycles, build {row['build_s']} s, sim {row['sim_s']} s)",
+                flush=True,
+            )
+    return rows, failures
+
+
+def engine_table(rows: list[dict[str, Any]]) -> str:
+    """Plain-text table of engine rows (for the terminal)."""
+    lines = [
+        (
+            r["numerics"],
+            r["task"],
+            str(r["status"]["name"]),
+            f"{r['differing']}/{r['values']}",
+            str(r["cycles"]),
+            str(r["build_s"]),
+            str(r["sim_s"]),
+        )
+        for r in rows
+        if part(r) == "engine"
+    ]
+    cols = ENGINE_COLUMNS
+    widths = [max([len(c), *(len(row[i]) for row in lines)]) for i, c in enumerate(cols)]
+    fmt = "  ".join(f"{{:{'<' if i < 3 else '>'}{w}}}" for i, w in enumerate(widths))
+    out = [fmt.format(*cols), fmt.format(*("-" * w for w in widths))]
+    return "\n".join(out + [fmt.format(*row) for row in lines])
+
+
+def engine_markdown(rows: list[dict[str, Any]], m: dict[str, Any]) -> str:
+    """The engine part of the docs section: status, differing words and cycles per
+    numerics and task, then the sequencer's cycles per layer kind."""
+    r0 = rows[0]
+    out = [
+        "## RTL engine: whole runs, MEASURED (RTL simulation)",
+        "",
+        f"Generated by `python -m sim.rtl_report` (`make sim`) from `build/sim/results.json` "
+        f"({m['date']}, {m['cpu']}); MEASURED (RTL simulation). `edgemoe_rtl_top` on "
+        "Verilator behind its AXI ports, driven as the host drives the IP "
+        "(`sim/cocotb/test_engine.py` through `python -m sim.run_engine`), on an untrained "
+        f"(perturbed) `{r0['preset']}` export per numerics (`sim.engine.make_export`) and "
+        f"a seeded standard-normal image (seed {ENGINE_IMAGE_SEED}) quantised to the "
+        "input format as the host does; every output word is compared with the C "
+        "simulation of the same buffers (bit-exact with the golden model, `make csim`). "
+        f"DDR model: read and write latency {r0['read_latency']} / {r0['write_latency']} "
+        "cycles, no bandwidth limit. Cycles from ap_start to ap_done; build and "
+        "simulation wall seconds on this machine (a build is reused when unchanged).",
+        "",
+        "| numerics | ACT_W | router | task | status | differing words | cycles | "
+        "build, s | simulation, s |",
+        "|---|---:|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['numerics']} | {r['act_w']} | {r['router']} | {r['task']} | "
+            f"{r['status']['name']} ({r['status']['code']}) | {r['differing']} of "
+            f"{r['values']} | {r['cycles']:,} | {r['build_s']} | {r['sim_s']} |"
+        )
+    kinds = [k for k in (r0["cycles_per_layer"] or {})]
+    if kinds:
+        out += [
+            "",
+            "Cycles per layer kind (the sequencer's counters, engine_pkg.sv `K_*`; "
+            "MEASURED, RTL simulation):",
+            "",
+            "| numerics | task | " + " | ".join(kinds) + " |",
+            "|---|---|" + "---:|" * len(kinds),
+        ]
+        for r in rows:
+            c = r["cycles_per_layer"] or {}
+            cells = " | ".join(f"{c[k]:,}" if k in c else "n/a" for k in kinds)
+            out.append(f"| {r['numerics']} | {r['task']} | {cells} |")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ results file
+def merge(old: dict[str, Any] | None, new: dict[str, Any], ran: tuple[str, ...]) -> dict[str, Any]:
+    """The results of this run (parts ``ran``) with the other parts' rows, machine and
+    failures kept from ``old`` (a results file; one without ``runs`` holds units only)."""
+    runs: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    if old is not None:
+        old_runs = old.get("runs") or {
+            "units": {"machine": old["machine"], "failures": old.get("failures", [])}
+        }
+        for p in PARTS:
+            if p not in ran and p in old_runs:
+                runs[p] = old_runs[p]
+                rows += [r for r in old["rows"] if part(r) == p]
+    for p in ran:
+        runs[p] = new["runs"][p]
+        rows += [r for r in new["rows"] if part(r) == p]
+    rows.sort(key=lambda r: PARTS.index(part(r)))  # units first, each in run order
+    failures = [f for p in PARTS if p in runs for f in runs[p]["failures"]]
+    return {"machine": new["machine"], "rows": rows, "failures": failures, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run, print, write results.json and the docs section; non-zero on any failure."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=PARTS, help="run one part (default: both)")
     ap.add_argument("--units", nargs="*", default=list(UNITS))
     ap.add_argument("--sims", nargs="*", default=list(SIMULATORS))
     ap.add_argument("--ci", action="store_true", help="use the CI vector counts")
     ap.add_argument("--vectors", type=int, default=None, help="override every vector count")
+    ap.add_argument(
+        "--engine-numerics", nargs="*", default=list(ENGINE_NUMERICS), choices=ENGINE_NUMERICS
+    )
     ap.add_argument("--no-doc", action="store_true", help="do not touch docs/HARDWARE.md")
     args = ap.parse_args(argv)
+    ran = (args.only,) if args.only else PARTS
+    m = machine()
+    runs: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    if "units" in ran:
+        unit_rows, failures = run_units(args.units, args.sims, args.ci, args.vectors)
+        rows += unit_rows
+        runs["units"] = {"machine": m, "failures": failures}
+    if "engine" in ran:
+        engine_rows, failures = run_engine_rows(tuple(args.engine_numerics))
+        rows += engine_rows
+        runs["engine"] = {"machine": m, "failures": failures}
+    old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else None
+    data = merge(old, {"machine": m, "rows": rows, "runs": runs}, ran)
+    write_json(RESULTS, data)
+    print()
+    if any(part(r) == "units" for r in rows):
+        print(table(rows))
+    if any(part(r) == "engine" for r in rows):
+        print(engine_table(rows))
+    print(f"\nwrote {RESULTS}")
+    if data["failures"]:
+        for f in data["failures"]:
+            print(f"FAIL: {f}", file=sys.stderr)
+        if not args.no_doc:
+            print(f"{DOC} left as it was (the run failed)", file=sys.stderr)
+        return 1
+    if args.no_doc or not rows:
+        return 0
+    if not any(part(r) == "units" for r in data["rows"]):
+        print(f"{DOC} left as it was: {RESULTS} holds no unit rows (run the units first)")
+        return 0
+    update_section(DOC, SECTION, markdown(data), "Hardware")
+    print(f"updated {DOC} section '{SECTION}'")
+    return 0
+
+
+def run_units(
+    units: list[str], sims: list[str], ci: bool, vectors: int | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every unit in ``units`` on every simulator in ``sims``; (rows, failures)."""
     rows, failures = [], []
-    for sim in args.sims:
+    for sim in sims:
         why = simulator_missing(sim)
         if why:
             failures.append(f"{sim}: {why}")
             continue
-        for name in args.units:
+        for name in units:
             u = UNITS[name]
-            n = args.vectors or (u.ci_vectors if args.ci else u.full_vectors)
+            n = vectors or (u.ci_vectors if ci else u.full_vectors)
             t0 = time.perf_counter()
             try:
                 r = run_unit(name, sim, vectors=n, check=False)
@@ -136,21 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{name} on {sim}: {'; '.join(wrong)}")
             rows.append(r)
             print(f"  {name:22s} {sim:9s} {'FAIL' if wrong else 'ok'} ({r['run_s']} s)", flush=True)
-    data = {"machine": machine(), "rows": rows, "failures": failures}
-    write_json(RESULTS, data)
-    print()
-    print(table(rows))
-    print(f"\nwrote {RESULTS}")
-    if failures:
-        for f in failures:
-            print(f"FAIL: {f}", file=sys.stderr)
-        if not args.no_doc:
-            print(f"{DOC} left as it was (the run failed)", file=sys.stderr)
-        return 1
-    if rows and not args.no_doc:
-        update_section(DOC, SECTION, markdown(data), "Hardware")
-        print(f"updated {DOC} section '{SECTION}'")
-    return 0
+    return rows, failures
 
 
 if __name__ == "__main__":

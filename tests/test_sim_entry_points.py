@@ -5,7 +5,9 @@ tiny (one numerics preset, one task) and must report 0 differing values, and
 a difference planted in the C simulation's output must turn into a failing
 exit status. rtl_report runs units on a simulator, writes its results file and
 the docs section only after a run that passed, and shows each simulator's II
-and latency.
+and latency; its engine part (--only engine) adds engine rows next to the kept
+unit rows, and a row with a differing word or a status other than OK fails the
+run and leaves the docs as they were.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def report_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
 def test_rtl_report_updates_docs_after_a_passing_run(report_paths: tuple[Path, Path]) -> None:
     require(simulator_missing("icarus") is None, "RTL simulator icarus")
     doc, results = report_paths
-    argv = ["--units", "exp", "topk_k1", "--sims", "icarus", "--vectors", "120"]
+    argv = ["--only", "units", "--units", "exp", "topk_k1", "--sims", "icarus", "--vectors", "120"]
     assert rtl_report.main(argv) == 0
     data = json.loads(results.read_text())
     assert [r["name"] for r in data["rows"]] == ["exp", "topk_k1"] and not data["failures"]
@@ -144,7 +146,118 @@ def test_rtl_report_keeps_docs_after_a_failed_run(
     before = doc.read_text()
     wrong = dataclasses.replace(UNITS["exp"], latency=UNITS["exp"].latency + 1)
     monkeypatch.setitem(UNITS, "exp", wrong)
-    assert rtl_report.main(["--units", "exp", "--sims", "icarus", "--vectors", "120"]) == 1
+    argv = ["--only", "units", "--units", "exp", "--sims", "icarus", "--vectors", "120"]
+    assert rtl_report.main(argv) == 1
     assert doc.read_text() == before
     (failure,) = json.loads(results.read_text())["failures"]
     assert "latency 4 (expected 5)" in failure
+
+
+# ------------------------------------------------------------------- rtl_report: engine
+def _engine_result(task: str, differing: int = 0, status: str = "OK") -> dict:
+    """A sim.run_engine.run result of the fields rtl_report reads."""
+    kinds = {"top": 300, "embed": 6000, "experts": 2000}
+    return {
+        "preset": "tiny",
+        "numerics": "hw16",
+        "act_w": 16,
+        "router": "multi",
+        "task": task,
+        "task_index": 0,
+        "simulator": "verilator",
+        "status": {"name": status, "code": 1 if status == "OK" else 5, "valid": 1},
+        "differing": differing,
+        "values": 416,
+        "first_differing": [],
+        "cycles": 14346,
+        "cycles_per_layer": kinds,
+        "image_source": "seeded",
+        "expected_source": "sim.csim C simulation of the same buffers",
+        "read_latency": 20,
+        "write_latency": 20,
+        "bandwidth": 0.0,
+        "problems": [],
+        "ok": differing == 0 and status == "OK",
+        "build_s": 0.1,
+        "sim_s": 20.0,
+        "wall_s": 20.5,
+        "result": f"/tmp/{task}.json",
+    }
+
+
+@pytest.fixture
+def engine_report(
+    report_paths: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, dict]:
+    """rtl_report with an earlier passing units run in its results file and
+    sim.run_engine.run replaced by canned results (``fake["bad"]``: task -> (differing,
+    status)); make_export is the real one (the tasks of tiny)."""
+    doc, results = report_paths
+    old = {
+        "machine": {"date": "2026-01-01", "cpu": "test"},
+        "rows": [_row("softmax", "icarus", 28.5, 17)],
+        "failures": [],
+    }
+    results.write_text(json.dumps(old))
+    fake: dict = {"bad": {}}
+
+    def run(export: Path, task: str, out: Path, **kw: object) -> dict:
+        d, st = fake["bad"].get(task, (0, "OK"))
+        return _engine_result(task, d, st)
+
+    monkeypatch.setattr("sim.run_engine.run", run)
+    monkeypatch.setattr(rtl_report, "ENGINE_DIR", results.parent / "runs")
+    return doc, results, fake
+
+
+def test_engine_rows_join_the_kept_unit_rows_and_the_docs(
+    engine_report: tuple[Path, Path, dict],
+) -> None:
+    doc, results, _ = engine_report
+    assert rtl_report.main(["--only", "engine", "--engine-numerics", "hw16"]) == 0
+    data = json.loads(results.read_text())
+    assert [r["unit"] if "unit" in r else r["name"] for r in data["rows"]] == [
+        "softmax",
+        "engine",
+        "engine",
+    ]
+    assert [r["task"] for r in data["rows"][1:]] == ["semseg", "depth"]
+    assert data["runs"]["units"]["machine"]["cpu"] == "test" and not data["failures"]
+    text = doc.read_text()
+    assert "| softmax |" in text and "RTL engine: whole runs, MEASURED (RTL simulation)" in text
+    assert "| hw16 | 16 | multi | semseg | OK (1) | 0 of 416 | 14,346 |" in text
+    assert "| hw16 | semseg | 300 | 6,000 | 2,000 |" in text
+
+
+@pytest.mark.parametrize(("differing", "status"), [(3, "OK"), (0, "BAD_MAGIC")])
+def test_a_failing_engine_row_fails_the_run(
+    engine_report: tuple[Path, Path, dict], differing: int, status: str
+) -> None:
+    doc, results, fake = engine_report
+    before = doc.read_text()
+    fake["bad"]["depth"] = (differing, status)
+    assert rtl_report.main(["--only", "engine", "--engine-numerics", "hw16"]) == 1
+    assert doc.read_text() == before
+    data = json.loads(results.read_text())
+    (failure,) = data["failures"]
+    assert "engine tiny hw16 task depth" in failure
+    assert f"{differing} differing" in failure and status in failure
+    # a later units-only run keeps the failing engine rows and their failure
+    data["rows"] = [r for r in data["rows"] if r.get("unit") == "engine"]
+    kept = rtl_report.merge(data, {"machine": {}, "rows": [], "runs": {"units": {
+        "machine": {}, "failures": []}}}, ("units",))  # fmt: skip
+    assert kept["failures"] == [failure] and len(kept["rows"]) == 2
+
+
+@pytest.mark.rtl
+def test_engine_rows_on_verilator_are_bit_exact() -> None:
+    """The engine part of `make sim` for hw16 alone: every task of tiny on Verilator,
+    status OK and 0 differing words (MEASURED, RTL simulation)."""
+    why = simulator_missing("verilator")
+    require(why is None, f"RTL simulator verilator ({why})")
+    _need_cxx()
+    rows, failures = rtl_report.run_engine_rows(("hw16",))
+    assert failures == [] and [r["task"] for r in rows] == ["semseg", "depth"]
+    for r in rows:
+        assert r["unit"] == "engine" and r["status"]["name"] == "OK" and r["differing"] == 0
+        assert r["cycles"] > sum(r["cycles_per_layer"].values()) > 0
