@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+# this checkout's packages first (a worktree's venv may have another checkout installed)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pymodel.results import REPO, machine, update_section, write_json
 
 PRESET = "edgemoe-t"
