@@ -71,11 +71,12 @@ info: setup ## parameters, MACs and weight bytes of PRESET
 onnx: setup ## export PRESET's forward for TASK to build/onnx/
 	$(VENV)/bin/edgemoe export-onnx $(PRESET) $(if $(TASK),--task $(TASK)) --out build/onnx/$(PRESET).onnx --check
 
-bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md
+bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md; RTL engine MEASURED (Verilator, ~10 min) vs MODELLED cycles into docs/HARDWARE.md
 	$(PY) bench/bench_forward.py
 	$(PY) bench/bench_numerics.py
 	$(PY) bench/bench_csim.py
 	$(PY) bench/bench_perf.py
+	$(PY) bench/bench_rtl.py
 
 docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and the result-file format from the code
 	$(PY) -m pymodel.docs
