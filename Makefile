@@ -87,8 +87,8 @@ docs: setup ## regenerate README tables, docs/NUMERICS.md, docs/ACCURACY.md and 
 
 csim: setup ## bit-exact g++ C simulation of the HLS engine vs the golden model, every task of PRESET
 	$(PY) -m sim.run_csim --preset $(PRESET) --out build/csim/results.json
-sim: setup ## cocotb RTL simulation: the units on Icarus + Verilator, the whole engine on tiny (hw16, hw8, edgemoe, every task; Verilator); writes build/sim/results.json
-	$(PY) -m sim.rtl_report
+sim: setup ## cocotb RTL simulation: the units on Icarus + Verilator, the whole engine on tiny (hw16, hw8, edgemoe, every task; Verilator; HLS_RTL=<solution>/syn/verilog: Vitis's RTL instead); writes build/sim/results.json
+	$(PY) -m sim.rtl_report $(if $(HLS_RTL),--hls-rtl $(HLS_RTL) --engine-numerics hw16 hw8)
 
 rtl-resources: setup ## Yosys synth_xilinx resource counts per RTL unit into docs/HARDWARE.md
 	$(PY) -m sim.rtl_resources

@@ -190,9 +190,11 @@ def run_engine_rows(
     numerics: tuple[str, ...] = ENGINE_NUMERICS,
     preset: str = ENGINE_PRESET,
     out_dir: Path = ENGINE_DIR,
+    hls_rtl: Path | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every task of ``preset`` in each of ``numerics`` on the RTL engine; (rows,
-    failures). The exports are :func:`sim.engine.make_export`'s (deterministic)."""
+    """Every task of ``preset`` in each of ``numerics`` on the RTL engine (or, with
+    ``hls_rtl``, on Vitis-generated RTL of the HLS top); (rows, failures). The exports
+    are :func:`sim.engine.make_export`'s (deterministic)."""
     from host.export import Export
     from sim.engine import make_export
     from sim.run_engine import UsageError, run
@@ -206,7 +208,7 @@ def run_engine_rows(
         for task in Export.open(export).tasks:
             out = out_dir / f"{preset}-{n}-{task}.json"
             try:
-                res = run(export, task, out, seed=ENGINE_IMAGE_SEED, log=None)
+                res = run(export, task, out, seed=ENGINE_IMAGE_SEED, log=None, hls_rtl=hls_rtl)
             except (UsageError, RuntimeError) as e:
                 failures.append(f"engine {preset} {n} task {task}: {e}")
                 print(f"  engine {n:8s} {task:10s} FAIL ({e})", flush=True)
@@ -327,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
         "--engine-numerics", nargs="*", default=list(ENGINE_NUMERICS), choices=ENGINE_NUMERICS
     )
     ap.add_argument("--no-doc", action="store_true", help="do not touch docs/HARDWARE.md")
+    ap.add_argument(
+        "--hls-rtl",
+        type=Path,
+        help="run the engine rows on Vitis-generated RTL of the HLS top (<solution>/syn/"
+        "verilog of a 16-bit design: give --engine-numerics hw16 hw8) instead of the RTL engine",
+    )
     args = ap.parse_args(argv)
     ran = (args.only,) if args.only else PARTS
     m = machine()
@@ -337,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += unit_rows
         runs["units"] = {"machine": m, "failures": failures}
     if "engine" in ran:
-        engine_rows, failures = run_engine_rows(tuple(args.engine_numerics))
+        engine_rows, failures = run_engine_rows(tuple(args.engine_numerics), hls_rtl=args.hls_rtl)
         rows += engine_rows
         runs["engine"] = {"machine": m, "failures": failures}
     old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else None

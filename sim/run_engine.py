@@ -124,10 +124,13 @@ def run(
     bandwidth: float = 0.0,
     max_cycles: int = engine.MAX_CYCLES,
     log: Callable[[str], None] | None = print,
+    hls_rtl: Path | None = None,
 ) -> dict[str, Any]:
     """Run one image on the engine, write ``out`` (JSON) and ``<out stem>.npy``; the
-    result dict (see the module docstring). Raises :class:`UsageError` for a bad
-    export, task, image or simulator before anything is built."""
+    result dict (see the module docstring). ``hls_rtl``: simulate the Vitis-generated
+    RTL of the HLS top in that ``<solution>/syn/verilog`` folder instead of the RTL
+    engine (:func:`sim.engine.build_hls_rtl`). Raises :class:`UsageError` for a bad
+    export, task, image, simulator or HLS RTL folder before anything is built."""
     export, out = Path(export), Path(out)
     if out.suffix == ".npy":
         raise UsageError(f"--out {out}: the result is JSON (the output goes to <stem>.npy)")
@@ -137,6 +140,11 @@ def run(
     t = parse_task(ex, str(task))
     raw, source = float_image(ex, image, seed)
     check_simulator(sim)
+    if hls_rtl is not None:
+        try:
+            engine.hls_rtl_sources(Path(hls_rtl), str(ex.interface["top"]))
+        except RuntimeError as e:
+            raise UsageError(str(e)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     npy = out.with_suffix(".npy")
     t0 = time.perf_counter()
@@ -153,6 +161,7 @@ def run(
             max_cycles=max_cycles,
             result=Path(tmp) / "testbench.json",
             log=log,
+            hls_rtl=hls_rtl,
         )
     output = np.asarray(r["output"], dtype=np.int64).reshape(ex.token_shape)
     np.save(npy, output)
@@ -166,6 +175,7 @@ def run(
         "task": ex.tasks[t],
         "task_index": t,
         "simulator": sim,
+        "design": "Vitis HLS RTL" if hls_rtl is not None else "RTL engine",
         "image_source": source,
         "input_format": str(ex.input_format),
         "status": {"name": r["status_name"], "code": status, "valid": r["status_valid"]},
@@ -225,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-latency", type=int, default=engine.WRITE_LATENCY)
     ap.add_argument("--bandwidth", type=float, default=0.0, help="DDR beats/cycle, 0: no limit")
     ap.add_argument("--max-cycles", type=int, default=engine.MAX_CYCLES)
+    ap.add_argument(
+        "--hls-rtl",
+        type=Path,
+        help="simulate Vitis-generated RTL of the HLS top (<solution>/syn/verilog) instead",
+    )
     a = ap.parse_args(argv)
     try:
         r = run(
@@ -238,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             write_latency=a.write_latency,
             bandwidth=a.bandwidth,
             max_cycles=a.max_cycles,
+            hls_rtl=a.hls_rtl,
         )
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

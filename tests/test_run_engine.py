@@ -140,3 +140,11 @@ def test_out_must_not_be_the_output_npy(
 ) -> None:
     err = _error(["--export", str(export), "--task", "0", "--out", str(tmp_path / "r.npy")], capsys)
     assert "JSON" in err
+
+
+def test_hls_rtl_folder_without_the_top_is_refused(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "other.v").write_text("module other; endmodule\n")
+    err = _error(["--export", str(export), "--task", "0", "--hls-rtl", str(tmp_path)], capsys)
+    assert "no edgemoe_top.v" in err
