@@ -44,6 +44,7 @@ refused descriptor), and the sequencer's cycle counters per layer kind
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -305,6 +306,9 @@ async def engine_run(dut: Any) -> None:
     ports = [str(b["bundle"]) for b in iface["m_axi"]]
     codes = {int(v): k for k, v in ex.manifest["status_codes"].items()}
 
+    # cocotbext-axi logs every AXI4-Lite transfer at INFO (the ap_done polls: megabytes
+    # per run, and the formatting costs simulation time); warnings and errors remain
+    logging.getLogger(f"cocotb.{dut._name}").setLevel(logging.WARNING)
     clk = Clocked(dut, ports, float(cfg["bandwidth"]))
     cocotb.start_soon(Clock(dut.ap_clk, CLOCK_NS, unit="ns").start())
     dut.ap_rst_n.value = 0
