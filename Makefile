@@ -71,7 +71,7 @@ info: setup ## parameters, MACs and weight bytes of PRESET
 onnx: setup ## export PRESET's forward for TASK to build/onnx/
 	$(VENV)/bin/edgemoe export-onnx $(PRESET) $(if $(TASK),--task $(TASK)) --out build/onnx/$(PRESET).onnx --check
 
-bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md; RTL engine MEASURED (Verilator, ~10 min) vs MODELLED cycles into docs/HARDWARE.md
+bench: setup ## CPU benchmarks (MoE orders vs dense, numerics presets vs float) into docs/RESULTS.md; RTL engine on edgemoe-t hw16 and hw8 MEASURED (Verilator, ~15 min) vs MODELLED cycles into docs/HARDWARE.md
 	$(PY) bench/bench_forward.py
 	$(PY) bench/bench_numerics.py
 	$(PY) bench/bench_csim.py

@@ -442,7 +442,7 @@ def report(data: Mapping[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--numerics", nargs="+", default=["hw16"], choices=["hw16", "hw8"])
+    p.add_argument("--numerics", nargs="+", default=["hw16", "hw8"], choices=["hw16", "hw8"])
     p.add_argument("--task", type=int, default=0)
     p.add_argument("--read-latency", type=int, default=20)
     p.add_argument("--write-latency", type=int, default=20)
