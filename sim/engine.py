@@ -73,9 +73,10 @@ def tables_dir() -> Path:
     return generated_sources(TOP)[0].parent
 
 
-def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
-    """Build ``edgemoe_rtl_top`` (ACT_W = ``act_w``) with Verilator; (the runner, which
-    must also run the test, build dir, seconds).
+def build(act_w: int = 16, build_root: Path = BUILD, top: str = TOP) -> tuple[Any, Path, float]:
+    """Build ``top`` (default ``edgemoe_rtl_top``; ``edgemoe_datapath`` for the
+    bring-up bench) with ACT_W = ``act_w`` in Verilator; (the runner, which must also
+    run the test, build dir, seconds).
 
     A build whose key (sources, packages, tables, parameters, arguments) is
     unchanged is reused (Verilator's make then does nothing)."""
@@ -85,12 +86,13 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
     if why is not None:
         raise RuntimeError(f"cannot build the RTL engine: {why}")
     apply_tool_env()
-    hdl = [*generated_sources(TOP), *sources(TOP)]
+    hdl = [*generated_sources(top), *sources(top)]
     tables = sorted(hdl[0].parent.glob("*.mem"))
     params = {"ACT_W": act_w}
     flags = _make_flags()
-    key = build_key(TOP, {**params, "make": flags}, SIM, hdl + tables)  # type: ignore[dict-item]
-    bdir = _build_dir(Path(build_root), f"engine_a{act_w}", SIM, key)
+    key = build_key(top, {**params, "make": flags}, SIM, hdl + tables)  # type: ignore[dict-item]
+    name = f"engine_a{act_w}" if top == TOP else f"{top}_a{act_w}"
+    bdir = _build_dir(Path(build_root), name, SIM, key)
     runner = get_runner(SIM)
     t0 = time.perf_counter()
     old = os.environ.get("MAKEFLAGS")
@@ -98,7 +100,7 @@ def build(act_w: int = 16, build_root: Path = BUILD) -> tuple[Any, Path, float]:
     try:
         runner.build(
             sources=hdl,
-            hdl_toplevel=TOP,
+            hdl_toplevel=top,
             parameters=params,
             build_dir=bdir,
             build_args=[],

@@ -148,3 +148,12 @@ def test_hls_rtl_folder_without_the_top_is_refused(
     (tmp_path / "other.v").write_text("module other; endmodule\n")
     err = _error(["--export", str(export), "--task", "0", "--hls-rtl", str(tmp_path)], capsys)
     assert "no edgemoe_top.v" in err
+
+
+def test_datapath_bench_refuses_a_folder_that_is_not_an_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.run_datapath import main as datapath_main
+
+    assert datapath_main(["--export", str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err

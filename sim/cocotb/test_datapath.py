@@ -12,8 +12,12 @@ random gaps when ``RTL_CONFIG`` asks for them).
 The run's configuration (``RTL_CONFIG``, JSON): ``params`` and ``io`` (paths of
 the params image and of the io image with the input written), ``task``,
 ``result`` (JSON written at the end), ``io_out`` (the io image after the run,
-raw bytes), ``timeout`` (cycles), ``latency`` ([lo, hi] cycles per request) and
-``gaps`` (probability of a cycle without a beat).
+raw bytes), ``timeout`` (cycles), ``latency`` ([lo, hi] cycles per request),
+``gaps`` (probability of a cycle without a beat), ``ref`` (an .npz of the C
+simulation's layer traces: the checkpoints), ``dump`` (an .npz the buffers seen
+at each checkpoint go to) and ``watch`` ({"cond": [signal, value], "signals":
+[...], "max": n}: log those signals in the first n cycles the condition holds;
+paths below the datapath, e.g. ``ln.st``).
 """
 
 from __future__ import annotations
@@ -118,7 +122,6 @@ class Checkpoints:
         self.results: list[dict[str, Any]] = []
         self.seen: set[tuple[str, int]] = set()
         self.dumps: dict[str, np.ndarray] = {}
-        self.peeks: list[tuple[str, int]] = []
 
     def _buf(self, name: str, rows: int, cols: int, width: int) -> np.ndarray:
         buf = getattr(self.dut, name)
@@ -159,12 +162,6 @@ class Checkpoints:
             key, ref = self._block_out(blk - 1)
             self._check(f"block {blk} start", "b_x", key, ref)
         elif state == "KV_GO":
-            for path, n in self.peeks:
-                obj = self.dut
-                for part in path.split("."):
-                    obj = getattr(obj, part)
-                vals = [int(obj[i].value) for i in range(n)] if n else int(obj.value)
-                cocotb.log.info("peek %s = %s", path, vals)
             self._check(f"block {blk} norm1", "b_h", b + "norm1", self.ref[b + "norm1"])
         elif state == "MAIN":
             self._check(f"block {blk} k", "b_k", b + "attn.k", self.ref[b + "attn.k"])
@@ -255,7 +252,6 @@ async def datapath(dut: Any) -> None:
     if cfg.get("ref"):
         with np.load(cfg["ref"]) as z:
             checks = Checkpoints(dut, {k: z[k] for k in z.files}, int(cfg["act_w"]))
-        checks.peeks = [tuple(x) for x in cfg.get("peeks", [])]
     last_st = -1
     watch = cfg.get("watch")
     if watch:
