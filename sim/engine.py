@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,10 +32,10 @@ import numpy as np
 
 from sim.rtl import (
     BUILD,
-    REPO,
     _build_dir,
     apply_tool_env,
     build_key,
+    cocotb_test,
     generated_sources,
     pch_flag_missing,
     simulator_missing,
@@ -234,32 +233,13 @@ def run_engine(
         "seed": int(seed),
         "result": str(out),
     }
-    # REPO first on the simulator's PYTHONPATH: the testbench of this checkout
-    sys.path.insert(0, str(REPO))
-    xml = bdir / "results.xml"
-    xml.unlink(missing_ok=True)
     if log is not None:
         log(
             f"built in {build_s:.0f} s; simulating task {task} of {export.name} "
             f"(log: {bdir / 'sim.log'}) ..."
         )
     t0 = time.perf_counter()
-    try:
-        runner.test(
-            test_module=TEST_MODULE,
-            hdl_toplevel=top,
-            build_dir=bdir,
-            test_dir=run_dir,
-            results_xml=str(xml),
-            extra_env={"RTL_CONFIG": json.dumps(cfg)},
-            timescale=("1ns", "1ps"),
-            log_file=bdir / "sim.log",
-            seed=seed,
-        )
-    except (SystemExit, RuntimeError):
-        pass  # judged from the result file below
-    finally:
-        sys.path.remove(str(REPO))
+    cocotb_test(runner, TEST_MODULE, top, bdir, run_dir, cfg, seed)
     sim_s = time.perf_counter() - t0
     if not out.exists():
         raise RuntimeError(f"the engine testbench wrote no result; see {bdir / 'sim.log'}")

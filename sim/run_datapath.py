@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.engine import BUILD, build, tables_dir
-from sim.rtl import REPO
+from sim.rtl import cocotb_test
 
 TOP = "edgemoe_datapath"
 
@@ -77,22 +77,7 @@ def run(
         "watch": watch,
     }
     (out / "result.json").unlink(missing_ok=True)
-    sys.path.insert(0, str(REPO))
-    try:
-        runner.test(
-            test_module="sim.cocotb.test_datapath",
-            hdl_toplevel=TOP,
-            build_dir=bdir,
-            test_dir=tables_dir(),
-            results_xml=str(bdir / "results.xml"),
-            extra_env={"RTL_CONFIG": json.dumps(cfg)},
-            timescale=("1ns", "1ps"),
-            log_file=bdir / "sim.log",
-        )
-    except (SystemExit, RuntimeError):
-        pass  # judged from the result file
-    finally:
-        sys.path.remove(str(REPO))
+    cocotb_test(runner, "sim.cocotb.test_datapath", TOP, bdir, tables_dir(), cfg)
     if not (out / "result.json").exists():
         raise RuntimeError(f"the datapath testbench wrote no result; see {bdir / 'sim.log'}")
     res = json.loads((out / "result.json").read_text())
